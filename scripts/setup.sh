@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Prepare a fresh checkout: a virtualenv with every Python tool the project uses (pinned in
+# tests/requirements-dev.txt) and the link that lets Ansible find this checkout as the collection
+# gke_inference.multicluster. Safe to re-run: it reinstalls only when the requirements change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+
+if ! "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
+  echo "setup: Python 3.11 or newer is required ($PYTHON is $("$PYTHON" --version 2>&1))" >&2
+  exit 1
+fi
+
+stamp="$VENV/.requirements.sha256"
+want=$(cat requirements.txt tests/requirements-dev.txt | sha256sum | cut -d' ' -f1)
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing Python requirements into $VENV"
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet -r tests/requirements-dev.txt
+  echo "$want" > "$stamp"
+fi
+
+# ansible_collections/gke_inference/multicluster -> this checkout (see collections_path in ansible.cfg)
+mkdir -p .collections/ansible_collections/gke_inference
+ln -sfn ../../.. .collections/ansible_collections/gke_inference/multicluster
+echo "setup: ready ($("$VENV/bin/ansible" --version | head -n 1))"

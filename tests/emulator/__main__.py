@@ -1,0 +1,144 @@
+"""Command line: ``python -m emulator start|stop|serve`` (run with ``PYTHONPATH=tests``).
+
+``start`` runs the emulator in the background and returns once it answers; it writes, in the state
+directory, ``emulator.pid``, ``endpoint`` and ``credentials.json`` - a service-account key whose
+``token_uri`` is the emulator, so the real google-auth service-account flow works against it.
+``stop`` ends it. ``serve`` runs it in the foreground.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from . import Emulator, serve
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def make_service_account(emu, path, project, endpoint, email=None):
+    """Write a service-account key file for ``email`` and teach the emulator its public key."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    email = email or "ansible@%s.iam.gserviceaccount.com" % project
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    emu.keys[email] = public
+    info = {"type": "service_account", "project_id": project, "private_key_id": "emulator",
+            "private_key": private, "client_email": email, "client_id": "1",
+            "token_uri": endpoint + "/token"}
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(info, handle)
+    os.chmod(path, 0o600)
+    return info
+
+
+def load_latency():
+    with open(os.path.join(HERE, "latency.json"), encoding="utf-8") as handle:
+        return {k: v for k, v in json.load(handle).items() if not k.startswith("_")}
+
+
+def cmd_serve(args):
+    emu = Emulator(latency_scale=args.latency_scale, latency=load_latency(), project=args.project,
+                   project_number=args.project_number)
+    server = serve(emu, args.host, args.port)
+    endpoint = "http://%s:%d" % (args.host, server.server_address[1])
+    os.makedirs(args.state_dir, exist_ok=True)
+    make_service_account(emu, os.path.join(args.state_dir, "credentials.json"), args.project, endpoint)
+    with open(os.path.join(args.state_dir, "endpoint"), "w", encoding="utf-8") as handle:
+        handle.write(endpoint)
+    print("emulator listening on %s (project %s)" % (endpoint, args.project), flush=True)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    try:
+        while not stop:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    server.shutdown()
+
+
+def _alive(endpoint):
+    try:
+        with urllib.request.urlopen(endpoint + "/_emulator/health", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def cmd_start(args):
+    os.makedirs(args.state_dir, exist_ok=True)
+    cmd_stop(args, quiet=True)
+    for name in ("endpoint",):
+        if os.path.exists(os.path.join(args.state_dir, name)):
+            os.remove(os.path.join(args.state_dir, name))
+    log = open(os.path.join(args.state_dir, "emulator.log"), "ab")  # pylint: disable=consider-using-with
+    argv = [sys.executable, "-m", "emulator", "serve", "--host", args.host, "--port", str(args.port),
+            "--state-dir", args.state_dir, "--project", args.project, "--latency-scale", str(args.latency_scale)]
+    if args.project_number:
+        argv += ["--project-number", args.project_number]
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(HERE) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen(argv, stdout=log, stderr=log, env=env, start_new_session=True)  # pylint: disable=consider-using-with
+    with open(os.path.join(args.state_dir, "emulator.pid"), "w", encoding="utf-8") as handle:
+        handle.write(str(proc.pid))
+    deadline = time.time() + 30
+    endpoint_file = os.path.join(args.state_dir, "endpoint")
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.exit("emulator exited early; see %s" % os.path.join(args.state_dir, "emulator.log"))
+        if os.path.exists(endpoint_file):
+            with open(endpoint_file, encoding="utf-8") as handle:
+                endpoint = handle.read().strip()
+            if endpoint and _alive(endpoint):
+                print(endpoint)
+                return
+        time.sleep(0.1)
+    sys.exit("emulator did not answer within 30 s")
+
+
+def cmd_stop(args, quiet=False):
+    pid_file = os.path.join(args.state_dir, "emulator.pid")
+    if not os.path.exists(pid_file):
+        return
+    with open(pid_file, encoding="utf-8") as handle:
+        pid = int(handle.read().strip() or 0)
+    os.remove(pid_file)
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    if not quiet:
+        print("emulator stopped")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["start", "stop", "serve"])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("EMULATOR_PORT", "8089")))
+    parser.add_argument("--state-dir", default=os.environ.get("EMULATOR_STATE_DIR", ".emulator"))
+    parser.add_argument("--project", default=os.environ.get("EMULATOR_PROJECT", "gke-inference-local"))
+    parser.add_argument("--project-number", default=None)
+    parser.add_argument("--latency-scale", type=float, default=float(os.environ.get("EMULATOR_LATENCY_SCALE", "0.01")))
+    args = parser.parse_args(argv)
+    {"start": cmd_start, "stop": cmd_stop, "serve": cmd_serve}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,306 @@
+"""Compute Engine v1: networks, subnetworks, addresses, firewalls and their operations.
+
+One generic insert/get/list/patch/delete serves every collection; what differs per collection
+(defaults, references to check, server-assigned fields) is in ``PREPARE``.
+"""
+
+import ipaddress
+import re
+
+from .core import ApiError, handler, not_found, now_rfc3339
+
+BASE = "https://www.googleapis.com/compute/v1/"
+NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+KEY = "compute:"
+
+
+def link(path):
+    return BASE + path
+
+
+def ref_path(value, project):
+    """A compute reference (full URL, partial URL or bare name) as 'projects/P/...'."""
+    if value.startswith(BASE):
+        return value[len(BASE):]
+    if value.startswith("https://compute.googleapis.com/compute/v1/"):
+        return value.split("/compute/v1/", 1)[1]
+    if value.startswith("projects/"):
+        return value
+    if value.startswith(("global/", "regions/", "zones/")):
+        return "projects/%s/%s" % (project, value)
+    return None
+
+
+def collection_path(ctx):
+    """'projects/P/global/networks' or 'projects/P/regions/R/subnetworks' from the request path."""
+    project = ctx.param("project")
+    resource = ctx.method.id.split(".")[1]
+    region = ctx.param("region")
+    return "projects/%s/%s%s" % (project, "regions/%s/" % region if region else "global/", resource)
+
+
+def bad(message, reason="invalid"):
+    return ApiError(400, message, reason=reason)
+
+
+def _resolve(ctx, value, kind):
+    path = ref_path(value or "", ctx.param("project"))
+    if path is None or ("/%s/" % kind) not in path or ctx.emu.get(KEY + path) is None:
+        raise bad("Invalid value for field '%s': '%s'. The referenced %s resource cannot be found."
+                  % (kind[:-1], value, kind[:-1]), reason="invalid")
+    return path
+
+
+def _prepare_network(ctx, body):
+    if body.get("autoCreateSubnetworks", True) and "IPv4Range" not in body:
+        pass  # auto mode network: allowed by Google, not used by the collection
+    mtu = body.setdefault("mtu", 1460)
+    if not 1300 <= mtu <= 8896:
+        raise bad("Invalid value for field 'resource.mtu': '%s'. MTU must be between 1300 and 8896." % mtu)
+    body.setdefault("routingConfig", {"routingMode": "REGIONAL"})
+    body.setdefault("autoCreateSubnetworks", False)
+
+
+def _prepare_subnetwork(ctx, body):
+    network = _resolve(ctx, body.get("network"), "networks")
+    body["network"] = link(network)
+    try:
+        cidr = ipaddress.ip_network(body.get("ipCidrRange", ""))
+    except ValueError:
+        raise bad("Invalid value for field 'resource.ipCidrRange': '%s'. Invalid IPv4 CIDR range."
+                  % body.get("ipCidrRange")) from None
+    purpose = body.setdefault("purpose", "PRIVATE")
+    if purpose in ("GLOBAL_MANAGED_PROXY", "REGIONAL_MANAGED_PROXY") and "role" not in body:
+        raise bad("Invalid value for field 'resource.role': ''. A role is required for a proxy-only subnetwork.")
+    region = ctx.param("region")
+    for _, other in ctx.emu.items(KEY + "projects/%s/regions/" % ctx.param("project")):
+        if other.get("kind") != "compute#subnetwork" or other["network"] != body["network"]:
+            continue
+        if ipaddress.ip_network(other["ipCidrRange"]).overlaps(cidr):
+            raise bad("Invalid IPCidrRange: %s conflicts with existing subnetwork '%s' in region '%s'."
+                      % (cidr, other["name"], other["region"].rsplit("/", 1)[1]))
+        same_region = other["region"].endswith("/" + region)
+        if same_region and purpose == "GLOBAL_MANAGED_PROXY" and other.get("purpose") == "REGIONAL_MANAGED_PROXY":
+            raise bad("A REGIONAL_MANAGED_PROXY subnetwork already exists in region %s; a GLOBAL_MANAGED_PROXY "
+                      "subnetwork cannot be created in the same region." % region)
+        if (same_region and purpose == other.get("purpose") == "GLOBAL_MANAGED_PROXY"
+                and body.get("role") == other.get("role") == "ACTIVE"):
+            raise bad("An ACTIVE GLOBAL_MANAGED_PROXY subnetwork already exists in region %s." % region)
+    body["gatewayAddress"] = str(next(cidr.hosts()))
+    body["privateIpGoogleAccess"] = body.get("privateIpGoogleAccess", False)
+    body["stackType"] = body.get("stackType", "IPV4_ONLY")
+
+
+def _prepare_address(ctx, body):
+    body.setdefault("addressType", "EXTERNAL")
+    body["status"] = "RESERVED"
+    if body["addressType"] != "INTERNAL":
+        body.setdefault("address", "203.0.113.%d" % (len(ctx.emu.items(KEY)) % 250 + 2))
+        return
+    subnet_path = _resolve(ctx, body.get("subnetwork"), "subnetworks")
+    subnet = ctx.emu.get(KEY + subnet_path)
+    body["subnetwork"] = link(subnet_path)
+    body.setdefault("purpose", "GCE_ENDPOINT")
+    cidr = ipaddress.ip_network(subnet["ipCidrRange"])
+    used = {a.get("address") for _, a in ctx.emu.items(KEY) if a.get("subnetwork") == body["subnetwork"]}
+    hosts = list(cidr.hosts())[1:-1]  # Google reserves the gateway and the second-to-last address
+    if "address" in body:
+        if ipaddress.ip_address(body["address"]) not in hosts or body["address"] in used:
+            raise bad("Requested internal IP address %s is not available in subnetwork %s."
+                      % (body["address"], subnet["name"]), reason="ipAddressNotAvailable")
+    else:
+        free = [str(h) for h in hosts if str(h) not in used]
+        if not free:
+            raise bad("No available IP addresses in subnetwork %s." % subnet["name"], reason="ipSpaceExhausted")
+        body["address"] = free[0]
+
+
+def _prepare_firewall(ctx, body):
+    body["network"] = link(_resolve(ctx, body.get("network", "global/networks/default"), "networks"))
+    body.setdefault("direction", "INGRESS")
+    body.setdefault("priority", 1000)
+    body.setdefault("disabled", False)
+    body.setdefault("logConfig", {"enable": False})
+    if not body.get("allowed") and not body.get("denied"):
+        raise bad("Invalid value for field 'resource': a firewall rule must have 'allowed' or 'denied'.")
+    for cidr in body.get("sourceRanges", []) + body.get("destinationRanges", []):
+        try:
+            ipaddress.ip_network(cidr)
+        except ValueError:
+            raise bad("Invalid value for field 'resource.sourceRanges': '%s'. Invalid IPv4 CIDR." % cidr) from None
+
+
+PREPARE = {
+    "networks": ("compute#network", _prepare_network),
+    "subnetworks": ("compute#subnetwork", _prepare_subnetwork),
+    "addresses": ("compute#address", _prepare_address),
+    "firewalls": ("compute#firewall", _prepare_firewall),
+}
+
+
+def operation_json(op):
+    body = {
+        "kind": "compute#operation", "id": op.info["id"], "name": op.name,
+        "operationType": op.info["type"], "targetLink": link(op.info["target"]),
+        "status": "DONE" if op.done else "RUNNING", "progress": 100 if op.done else 0,
+        "insertTime": op.info["time"], "startTime": op.info["time"], "user": "emulator@example.com",
+        "selfLink": link(op.info["self"]),
+    }
+    if op.info.get("region"):
+        body["region"] = link("projects/%s/regions/%s" % (op.info["project"], op.info["region"]))
+    if op.done:
+        body["endTime"] = now_rfc3339()
+    if op.done and op.error:
+        body["error"] = {"errors": [{"code": op.error.get("code", "UNKNOWN"), "message": op.error["message"]}]}
+        body["httpErrorStatusCode"] = op.error.get("http_status", 400)
+        body["httpErrorMessage"] = "BAD REQUEST" if body["httpErrorStatusCode"] == 400 else "ERROR"
+    return body
+
+
+def start(ctx, kind, target, on_done, on_error=None):
+    if ctx.emu.busy(target):
+        raise ApiError(400, "The resource '%s' is not ready" % target, reason="resourceNotReady")
+    project, region = ctx.param("project"), ctx.param("region")
+    scope = "regions/%s" % region if region else "global"
+    info = {"target": target, "type": kind, "time": now_rfc3339(), "project": project, "region": region,
+            "id": ctx.emu.next_id(), "on_error": on_error}
+    op = ctx.emu.start_operation("compute", ctx.method.id, on_done, info)
+    op.info["self"] = "projects/%s/%s/operations/%s" % (project, scope, op.name)
+    return 200, operation_json(op)
+
+
+@handler("compute.networks.insert", "compute.subnetworks.insert", "compute.addresses.insert",
+         "compute.firewalls.insert")
+def insert(ctx):
+    body = dict(ctx.body)
+    name = body.get("name", "")
+    if not NAME_RE.match(name):
+        raise bad("Invalid value for field 'resource.name': '%s'. Must be a match of regex "
+                  "'(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'" % name)
+    path = "%s/%s" % (collection_path(ctx), name)
+    if ctx.emu.get(KEY + path) is not None or path in ctx.emu.reserved:
+        raise ApiError(409, "The resource '%s' already exists" % path, reason="alreadyExists")
+    kind, prepare = PREPARE[ctx.method.id.split(".")[1]]
+    prepare(ctx, body)
+    body.update({"kind": kind, "id": ctx.emu.next_id(), "creationTimestamp": now_rfc3339(),
+                 "selfLink": link(path), "fingerprint": ctx.emu.etag()})
+    if ctx.param("region"):
+        body["region"] = link("projects/%s/regions/%s" % (ctx.param("project"), ctx.param("region")))
+    ctx.emu.reserved.add(path)
+
+    def done():
+        ctx.emu.reserved.discard(path)
+        ctx.emu.store[KEY + path] = body
+        return body
+
+    return start(ctx, "insert", path, done, on_error=lambda: ctx.emu.reserved.discard(path))
+
+
+def _existing(ctx):
+    name = ctx.params.get({"networks": "network", "subnetworks": "subnetwork", "addresses": "address",
+                           "firewalls": "firewall"}[ctx.method.id.split(".")[1]])
+    path = "%s/%s" % (collection_path(ctx), name)
+    resource = ctx.emu.get(KEY + path)
+    if resource is None:
+        raise not_found(path)
+    return path, resource
+
+
+@handler("compute.networks.get", "compute.subnetworks.get", "compute.addresses.get", "compute.firewalls.get")
+def get(ctx):
+    return 200, _existing(ctx)[1]
+
+
+@handler("compute.networks.list", "compute.subnetworks.list", "compute.addresses.list", "compute.firewalls.list")
+def list_(ctx):
+    prefix = KEY + collection_path(ctx) + "/"
+    items = [v for k, v in ctx.emu.items(prefix) if "/" not in k[len(prefix):]]
+    resource = ctx.method.id.split(".")[1]
+    return 200, {"kind": "compute#%sList" % resource[:-1], "id": collection_path(ctx), "items": items,
+                 "selfLink": link(collection_path(ctx))}
+
+
+# fields each collection accepts in a patch (everything else must be unchanged)
+PATCHABLE = {
+    "networks": {"routingConfig"},
+    "subnetworks": {"secondaryIpRanges", "role", "logConfig", "enableFlowLogs", "privateIpGoogleAccess"},
+    "firewalls": {"allowed", "denied", "description", "sourceRanges", "destinationRanges", "sourceTags",
+                  "targetTags", "sourceServiceAccounts", "targetServiceAccounts", "priority", "disabled",
+                  "logConfig"},
+}
+
+
+@handler("compute.networks.patch", "compute.subnetworks.patch", "compute.firewalls.patch")
+def patch(ctx):
+    path, resource = _existing(ctx)
+    collection = ctx.method.id.split(".")[1]
+    if collection == "subnetworks" and ctx.body.get("fingerprint") != resource["fingerprint"]:
+        raise ApiError(412, "Invalid fingerprint.", reason="conditionNotMet")
+    for key, value in ctx.body.items():
+        if key in ("fingerprint", "name", "kind", "selfLink", "id", "creationTimestamp"):
+            continue
+        if key not in PATCHABLE[collection] and value != resource.get(key):
+            raise bad("Invalid value for field 'resource.%s': the field cannot be changed with a patch." % key)
+
+    def done():
+        resource.update({k: v for k, v in ctx.body.items() if k in PATCHABLE[collection]})
+        resource["fingerprint"] = ctx.emu.etag()
+        return resource
+
+    return start(ctx, "patch", path, done)
+
+
+@handler("compute.subnetworks.expandIpCidrRange")
+def expand(ctx):
+    path, resource = _existing(ctx)
+    old, new = ipaddress.ip_network(resource["ipCidrRange"]), ipaddress.ip_network(ctx.body.get("ipCidrRange", ""))
+    if not (new.prefixlen < old.prefixlen and old.subnet_of(new)):
+        raise bad("Invalid IPCidrRange: %s. The new range must contain the existing range %s and be larger."
+                  % (new, old))
+
+    def done():
+        resource["ipCidrRange"] = str(new)
+        resource["fingerprint"] = ctx.emu.etag()
+        return resource
+
+    return start(ctx, "expandIpCidrRange", path, done)
+
+
+@handler("compute.subnetworks.setPrivateIpGoogleAccess")
+def set_pga(ctx):
+    path, resource = _existing(ctx)
+
+    def done():
+        resource["privateIpGoogleAccess"] = bool(ctx.body.get("privateIpGoogleAccess"))
+        return resource
+
+    return start(ctx, "setPrivateIpGoogleAccess", path, done)
+
+
+@handler("compute.networks.delete", "compute.subnetworks.delete", "compute.addresses.delete",
+         "compute.firewalls.delete")
+def delete(ctx):
+    path, resource = _existing(ctx)
+    target = resource["selfLink"]
+    users = [v["selfLink"] for _, v in ctx.emu.items(KEY)
+             if target in (v.get("network"), v.get("subnetwork")) and v is not resource]
+    if users:
+        raise bad("The %s resource '%s' is already being used by '%s'"
+                  % (ctx.method.id.split(".")[1][:-1], path, users[0].replace(BASE, "")),
+                  reason="resourceInUseByAnotherResource")
+    if resource.get("status") == "IN_USE":
+        raise bad("The address resource '%s' is already being used by '%s'" % (path, resource.get("users")),
+                  reason="resourceInUseByAnotherResource")
+
+    def done():
+        ctx.emu.store.pop(KEY + path, None)
+
+    return start(ctx, "delete", path, done)
+
+
+@handler("compute.globalOperations.get", "compute.regionOperations.get")
+def get_operation(ctx):
+    op = ctx.emu.operations.get(ctx.param("operation"))
+    if op is None or op.api != "compute":
+        raise not_found("projects/%s/.../operations/%s" % (ctx.param("project"), ctx.param("operation")))
+    return 200, operation_json(op)

@@ -1,0 +1,350 @@
+"""The emulator's core: in-memory state, operations, faults, request log, auth and HTTP dispatch.
+
+Per-API behaviour lives in small modules (compute, storage, ...) that register handlers by
+discovery method id with :func:`handler`. Everything else - routing, body validation against the
+discovery documents, authentication, API enablement, fault injection, latency - happens here once.
+"""
+
+import base64
+import fnmatch
+import hashlib
+import itertools
+import json
+import threading
+import time
+import urllib.parse
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from google.auth import jwt
+
+from .discovery import Registry
+
+HANDLERS = {}
+
+STATUS_NAMES = {
+    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+    409: "ALREADY_EXISTS", 412: "FAILED_PRECONDITION", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
+    501: "UNIMPLEMENTED", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
+}
+GRPC_CODES = {
+    "INVALID_ARGUMENT": 3, "DEADLINE_EXCEEDED": 4, "NOT_FOUND": 5, "ALREADY_EXISTS": 6, "PERMISSION_DENIED": 7,
+    "RESOURCE_EXHAUSTED": 8, "FAILED_PRECONDITION": 9, "ABORTED": 10, "INTERNAL": 13, "UNAVAILABLE": 14,
+    "UNAUTHENTICATED": 16,
+}
+# Services enabled in a new project (as in a real project created from the console).
+DEFAULT_ENABLED = ("serviceusage.googleapis.com", "storage.googleapis.com", "storage-api.googleapis.com")
+
+
+def handler(*method_ids):
+    def register(func):
+        for method_id in method_ids:
+            HANDLERS[method_id] = func
+        return func
+    return register
+
+
+def now_rfc3339():
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ApiError(Exception):
+    """An error answered to the client the way the Google API does."""
+
+    def __init__(self, code, message, status=None, reason=None, metadata=None, domain="googleapis.com"):
+        super().__init__(message)
+        self.code, self.message = code, message
+        self.status = status or STATUS_NAMES.get(code, "UNKNOWN")
+        self.reason, self.metadata, self.domain = reason, metadata or {}, domain
+
+    def body(self):
+        error = {"code": self.code, "message": self.message, "status": self.status}
+        if self.reason:
+            error["errors"] = [{"message": self.message, "domain": "global", "reason": self.reason}]
+            error["details"] = [{
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": self.reason,
+                "domain": self.domain, "metadata": self.metadata,
+            }]
+        return {"error": error}
+
+
+def not_found(what):
+    return ApiError(404, "The resource '%s' was not found" % what, reason="notFound")
+
+
+class Operation:
+    """A long-running operation that completes ``delay`` seconds after it was started."""
+
+    def __init__(self, name, api, delay, on_done, info=None):
+        self.name, self.api, self.info = name, api, info or {}
+        self.started = time.time()
+        self.done_at = self.started + delay
+        self.on_done = on_done
+        self.done = False
+        self.error = None  # dict: code (str), message, http_status
+        self.response = None
+
+    def finish(self):
+        self.done = True
+        if self.error is None:
+            try:
+                self.response = self.on_done()
+            except ApiError as exc:
+                self.error = {"code": exc.reason or exc.status, "message": exc.message, "http_status": exc.code}
+        elif self.info.get("on_error"):
+            self.info["on_error"]()
+
+
+class Emulator:
+    """In-memory state of the emulated Google Cloud control plane."""
+
+    def __init__(self, latency_scale=0.01, latency=None, project=None, project_number=None):
+        self.lock = threading.RLock()
+        self.registry = Registry()
+        self.latency_scale = latency_scale
+        self.latency = dict(latency or {})
+        self.default_project = (project, project_number)
+        self.keys = {}  # service-account email -> public key PEM
+        self.tokens = set()
+        self.counter = itertools.count(1000)
+        self.reset()
+
+    # -- state ---------------------------------------------------------------------------------
+    def reset(self):
+        with self.lock:
+            self.projects = {}
+            self.store = {}
+            self.reserved = set()
+            self.operations = {}
+            self.faults = []
+            self.requests = []
+            if self.default_project[0]:
+                self.add_project(*self.default_project)
+
+    def add_project(self, project_id, number=None, enabled=DEFAULT_ENABLED):
+        number = str(number or int(hashlib.sha256(project_id.encode()).hexdigest(), 16) % 10 ** 12)
+        self.projects[project_id] = {"projectId": project_id, "number": number, "services": set(enabled)}
+        self.store["cloudresourcemanager:iam/" + project_id] = {
+            "version": 1, "etag": self.etag(),
+            "bindings": [{"role": "roles/owner", "members": ["user:owner@example.com"]}],
+        }
+        return self.projects[project_id]
+
+    def project(self, ref):
+        """A project by id or number, or a 403 like Google's for a project that does not exist."""
+        for project in self.projects.values():
+            if ref in (project["projectId"], project["number"]):
+                return project
+        raise ApiError(403, "Permission denied on resource project %s (or it may not exist)." % ref,
+                       reason="CONSUMER_INVALID", metadata={"consumer": "projects/%s" % ref})
+
+    def next_id(self):
+        return str(next(self.counter)) + str(int(time.time() * 1000))[-6:]
+
+    @staticmethod
+    def etag():
+        return base64.b64encode(hashlib.sha256(str(time.time_ns()).encode()).digest()[:8]).decode()
+
+    def get(self, key):
+        return self.store.get(key)
+
+    def items(self, prefix):
+        return [(k, v) for k, v in sorted(self.store.items()) if k.startswith(prefix)]
+
+    # -- operations ----------------------------------------------------------------------------
+    def delay_for(self, method_id):
+        return self.latency.get(method_id, self.latency.get("default", 1.0)) * self.latency_scale
+
+    def start_operation(self, api, method_id, on_done, info=None, prefix="operation-"):
+        name = prefix + self.next_id()
+        op = Operation(name, api, self.delay_for(method_id), on_done, info)
+        fault = self._take_fault(method_id, "operation_error")
+        if fault:
+            op.error = dict(fault["operation_error"])
+        self.operations[name] = op
+        return op
+
+    def tick(self):
+        """Complete every operation whose time has come (called before each request)."""
+        now = time.time()
+        for op in list(self.operations.values()):
+            if not op.done and op.done_at <= now:
+                op.finish()
+
+    def busy(self, target):
+        """The pending operation on ``target``, if any (Google answers 'resource not ready')."""
+        for op in self.operations.values():
+            if not op.done and op.info.get("target") == target:
+                return op
+        return None
+
+    # -- faults --------------------------------------------------------------------------------
+    def add_fault(self, fault):
+        fault = dict(fault)
+        fault.setdefault("count", 1)
+        self.faults.append(fault)
+
+    def _take_fault(self, method_id, kind):
+        with self.lock:
+            return self._take_fault_locked(method_id, kind)
+
+    def _take_fault_locked(self, method_id, kind):
+        for fault in self.faults:
+            if kind in fault and fault["count"] > 0 and fnmatch.fnmatchcase(method_id, fault["method"]):
+                fault["count"] -= 1
+                return fault
+        return None
+
+    def check_service(self, project, service):
+        if service not in project["services"]:
+            raise ApiError(
+                403,
+                "%s API has not been used in project %s before or it is disabled. Enable it by visiting "
+                "https://console.developers.google.com/apis/api/%s/overview?project=%s then retry."
+                % (service, project["number"], service, project["number"]),
+                reason="SERVICE_DISABLED",
+                metadata={"service": service, "consumer": "projects/%s" % project["number"]},
+            )
+
+    # -- request handling ----------------------------------------------------------------------
+    def dispatch(self, http_method, path, query, body, headers):
+        """Answer one API request: (status, json body)."""
+        candidates = [(m, p) for m, p in self.registry.match(http_method, path) if m.id in HANDLERS]
+        if not candidates:
+            known = self.registry.match(http_method, path)
+            if known:
+                raise ApiError(501, "Method %s is not emulated." % known[0][0].id)
+            raise ApiError(404, "No API method matches %s %s." % (http_method, path))
+        if len(candidates) > 1:  # e.g. container and gkehub operations share a path
+            op_name = next((v for p in [c[1] for c in candidates] for k, v in p.items() if k == "operationsId"), None)
+            op = self.operations.get(op_name)
+            candidates = [c for c in candidates if op is None or c[0].api == op.api] or candidates
+        method, params = candidates[0]
+        api = self.registry.apis[method.api]
+        if not self.authenticated(headers.get("authorization", "")):
+            raise ApiError(401, "Request had invalid authentication credentials. Expected OAuth 2 access token, "
+                                "login cookie or other valid authentication credential.")
+        fault = self._take_fault(method.id, "status")
+        if fault:
+            if fault.get("delay"):
+                time.sleep(fault["delay"])
+            raise ApiError(fault["status"], fault.get("message", "Injected fault for %s" % method.id),
+                           status=fault.get("grpc_status"), reason=fault.get("reason"),
+                           metadata=fault.get("metadata"))
+        fault = self._take_fault(method.id, "delay")
+        if fault:
+            time.sleep(fault["delay"])
+        if method.request:
+            if not isinstance(body, dict):
+                raise ApiError(400, "Invalid JSON payload received: a JSON object is required.")
+            message = api.validate(method.request, body)
+            if message:
+                raise ApiError(400, message, reason="invalid")
+            body = api.enum_names(method.request, body)
+        with self.lock:
+            self.tick()
+            ctx = Context(self, method, api, params, query, body)
+            if method.api != "serviceusage":
+                project = ctx.project()
+                if project is not None:
+                    self.check_service(project, api.service_name)
+            return HANDLERS[method.id](ctx)
+
+    def authenticated(self, header):
+        """A token the emulator issued, or a JWT self-signed by a known service-account key (GAPIC
+        clients use those instead of the token endpoint)."""
+        if not header.lower().startswith("bearer "):
+            return False
+        token = header[7:]
+        if token in self.tokens:
+            return True
+        if token.count(".") != 2:
+            return False
+        try:
+            claims = jwt.decode(token, verify=False)
+            key = self.keys.get(claims.get("iss"))
+            return key is not None and bool(jwt.decode(token, certs=key, verify=True, audience=claims.get("aud")))
+        except ValueError:
+            return False
+
+    def log(self, entry):
+        with self.lock:
+            self.requests.append(entry)
+
+
+class Context:
+    """One request, as the handlers see it."""
+
+    def __init__(self, emu, method, api, params, query, body):
+        self.emu, self.method, self.api, self.params, self.query, self.body = emu, method, api, params, query, body
+
+    def param(self, *names):
+        for name in names:
+            if name in self.params:
+                return urllib.parse.unquote(self.params[name])
+            if name in self.query:
+                return self.query[name]
+        return None
+
+    def project(self):
+        ref = self.param("project", "projectsId", "v1Id1", "projectId")
+        if ref is None and self.method.api == "storage":
+            bucket = self.emu.get("storage:b/" + (self.param("bucket") or ""))
+            ref = bucket["projectNumber"] if bucket else None
+        return self.emu.project(ref) if ref else None
+
+
+class HttpHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    emu = None  # set by serve()
+
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        return
+
+    def _reply(self, status, payload, content_type="application/json"):
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _handle(self):
+        parsed = urllib.parse.urlsplit(self.path)
+        query = {k: v[-1] for k, v in urllib.parse.parse_qs(parsed.query).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        from . import control  # pylint: disable=import-outside-toplevel
+
+        if parsed.path.startswith("/_emulator/") or parsed.path == "/token":
+            status, payload = control.handle(self.emu, self.command, parsed.path, query, raw, headers)
+            return self._reply(status, payload)
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+            status, payload = 400, ApiError(400, "Invalid JSON payload received.").body()
+        else:
+            try:
+                status, payload = self.emu.dispatch(self.command, parsed.path, query, body, headers)
+            except ApiError as exc:
+                status, payload = exc.code, exc.body()
+        self.emu.log({
+            "time": time.time(), "method": self.command, "path": parsed.path, "query": query,
+            "body": body, "status": status,
+            "method_id": next((m.id for m, _ in self.emu.registry.match(self.command, parsed.path)), None),
+        })
+        return self._reply(status, payload)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+
+def serve(emu, host="127.0.0.1", port=0):
+    """Start the HTTP server in a daemon thread; return the server (``server_address`` has the port)."""
+    handler_class = type("BoundHandler", (HttpHandler,), {"emu": emu})
+    server = ThreadingHTTPServer((host, port), handler_class)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="gcp-emulator", daemon=True)
+    thread.start()
+    return server

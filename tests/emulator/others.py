@@ -1,0 +1,280 @@
+"""Cloud Storage (buckets, bucket IAM, objects), Resource Manager v3 (projects, project IAM) and
+Service Usage v1 (services, operations)."""
+
+import re
+
+from .core import ApiError, handler, now_rfc3339
+
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
+MEMBER_RE = re.compile(
+    r"^(user|serviceAccount|group|domain|deleted:user|deleted:serviceAccount|deleted:group):.+$"
+    r"|^principal(Set)?://iam\.googleapis\.com/.+$|^(allUsers|allAuthenticatedUsers)$"
+    r"|^(projectOwner|projectEditor|projectViewer):.+$"
+)
+ROLE_RE = re.compile(r"^(roles/[A-Za-z0-9_.]+|projects/[^/]+/roles/[A-Za-z0-9_.]+|organizations/\d+/roles/[A-Za-z0-9_.]+)$")
+# Services the emulated Service Usage knows (a name outside this list is "not found", as on Google).
+KNOWN_SERVICES = {
+    "compute.googleapis.com", "container.googleapis.com", "storage.googleapis.com", "storage-api.googleapis.com",
+    "cloudresourcemanager.googleapis.com", "serviceusage.googleapis.com", "iam.googleapis.com",
+    "iamcredentials.googleapis.com", "gkehub.googleapis.com", "multiclusterservicediscovery.googleapis.com",
+    "multiclusteringress.googleapis.com", "trafficdirector.googleapis.com", "autoscaling.googleapis.com",
+    "monitoring.googleapis.com", "logging.googleapis.com", "networkservices.googleapis.com",
+    "dns.googleapis.com", "gkeconnect.googleapis.com", "connectgateway.googleapis.com", "tpu.googleapis.com",
+}
+
+
+def check_policy(policy):
+    for binding in policy.get("bindings", []):
+        if not ROLE_RE.match(binding.get("role", "")):
+            raise ApiError(400, "Role %s is not supported for this resource." % binding.get("role"))
+        for member in binding.get("members", []):
+            if not MEMBER_RE.match(member):
+                raise ApiError(400, "Invalid principal (member) '%s' in the policy binding." % member)
+
+
+# -- Cloud Storage ----------------------------------------------------------------------------
+def _bucket(ctx):
+    name = ctx.param("bucket")
+    bucket = ctx.emu.get("storage:b/" + name)
+    if bucket is None:
+        raise ApiError(404, "The specified bucket does not exist.", reason="notFound")
+    return name, bucket
+
+
+@handler("storage.buckets.insert")
+def bucket_insert(ctx):
+    body = dict(ctx.body)
+    name = body.get("name", "")
+    if not BUCKET_RE.match(name) or ".." in name or name.startswith("goog"):
+        raise ApiError(400, "Invalid bucket name: '%s'" % name, reason="invalid")
+    if ctx.emu.get("storage:b/" + name):
+        raise ApiError(409, "Your previous request to create the named bucket succeeded and you already own it.",
+                       reason="conflict")
+    project = ctx.emu.project(ctx.param("project"))
+    ubla = body.get("iamConfiguration", {}).get("uniformBucketLevelAccess", {}).get("enabled", False)
+    body.update({
+        "kind": "storage#bucket", "id": name, "selfLink": "https://www.googleapis.com/storage/v1/b/" + name,
+        "projectNumber": project["number"], "location": body.get("location", "US").upper(),
+        "locationType": "multi-region" if body.get("location", "US").upper() in ("US", "EU", "ASIA") else "region",
+        "storageClass": body.get("storageClass", "STANDARD"), "metageneration": "1", "etag": ctx.emu.etag(),
+        "timeCreated": now_rfc3339(), "updated": now_rfc3339(),
+    })
+    body.setdefault("iamConfiguration", {})
+    body["iamConfiguration"]["uniformBucketLevelAccess"] = {"enabled": ubla}
+    body["iamConfiguration"].setdefault("publicAccessPrevention", "inherited")
+    ctx.emu.store["storage:b/" + name] = body
+    number = project["number"]
+    ctx.emu.store["storage:iam/" + name] = {"kind": "storage#policy", "resourceId": "projects/_/buckets/" + name,
+                                            "version": 1, "etag": "CAE=", "bindings": [
+        {"role": "roles/storage.legacyBucketOwner", "members": ["projectEditor:%s" % number,
+                                                                "projectOwner:%s" % number]},
+        {"role": "roles/storage.legacyBucketReader", "members": ["projectViewer:%s" % number]},
+    ]}
+    return 200, body
+
+
+@handler("storage.buckets.get")
+def bucket_get(ctx):
+    return 200, _bucket(ctx)[1]
+
+
+@handler("storage.buckets.patch")
+def bucket_patch(ctx):
+    name, bucket = _bucket(ctx)
+    if "location" in ctx.body and ctx.body["location"].upper() != bucket["location"]:
+        raise ApiError(400, "Cannot change the location of a bucket.", reason="invalid")
+    for key, value in ctx.body.items():
+        if isinstance(value, dict) and isinstance(bucket.get(key), dict):
+            bucket[key] = _merge(bucket[key], value)
+        elif value is None:
+            bucket.pop(key, None)
+        else:
+            bucket[key] = value
+    bucket["metageneration"] = str(int(bucket["metageneration"]) + 1)
+    bucket["updated"] = now_rfc3339()
+    ctx.emu.store["storage:b/" + name] = bucket
+    return 200, bucket
+
+
+def _merge(old, new):
+    out = dict(old)
+    for key, value in new.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+@handler("storage.buckets.delete")
+def bucket_delete(ctx):
+    name, _ = _bucket(ctx)
+    if ctx.emu.items("storage:o/%s/" % name):
+        raise ApiError(409, "The bucket you tried to delete is not empty.", reason="conflict")
+    ctx.emu.store.pop("storage:b/" + name)
+    ctx.emu.store.pop("storage:iam/" + name, None)
+    return 204, b""
+
+
+@handler("storage.buckets.getIamPolicy")
+def bucket_get_iam(ctx):
+    name, _ = _bucket(ctx)
+    return 200, ctx.emu.get("storage:iam/" + name)
+
+
+@handler("storage.buckets.setIamPolicy")
+def bucket_set_iam(ctx):
+    name, _ = _bucket(ctx)
+    current = ctx.emu.get("storage:iam/" + name)
+    if ctx.body.get("etag") and ctx.body["etag"] != current["etag"]:
+        raise ApiError(412, "Precondition Failed", reason="conditionNotMet")
+    check_policy(ctx.body)
+    policy = dict(current, bindings=[b for b in ctx.body.get("bindings", []) if b.get("members")],
+                  version=ctx.body.get("version", 1), etag=ctx.emu.etag())
+    ctx.emu.store["storage:iam/" + name] = policy
+    return 200, policy
+
+
+@handler("storage.objects.list")
+def objects_list(ctx):
+    name, _ = _bucket(ctx)
+    prefix = ctx.param("prefix") or ""
+    items = [o for k, o in ctx.emu.items("storage:o/%s/" % name) if o["name"].startswith(prefix)]
+    return 200, {"kind": "storage#objects", "items": items}
+
+
+@handler("storage.objects.get")
+def objects_get(ctx):
+    name, _ = _bucket(ctx)
+    obj = ctx.emu.get("storage:o/%s/%s" % (name, ctx.param("object")))
+    if obj is None:
+        raise ApiError(404, "No such object: %s/%s" % (name, ctx.param("object")), reason="notFound")
+    return 200, obj
+
+
+@handler("storage.objects.delete")
+def objects_delete(ctx):
+    name, _ = _bucket(ctx)
+    if ctx.emu.store.pop("storage:o/%s/%s" % (name, ctx.param("object")), None) is None:
+        raise ApiError(404, "No such object: %s/%s" % (name, ctx.param("object")), reason="notFound")
+    return 204, b""
+
+
+# -- Resource Manager v3 ----------------------------------------------------------------------
+def _project_json(project):
+    return {"name": "projects/" + project["number"], "projectId": project["projectId"], "state": "ACTIVE",
+            "displayName": project["projectId"], "createTime": "2026-01-01T00:00:00Z", "etag": "W/\"1\""}
+
+
+@handler("cloudresourcemanager.projects.get")
+def project_get(ctx):
+    return 200, _project_json(ctx.emu.project(ctx.param("projectsId")))
+
+
+@handler("cloudresourcemanager.projects.getIamPolicy")
+def project_get_iam(ctx):
+    project = ctx.emu.project(ctx.param("projectsId"))
+    return 200, ctx.emu.get("cloudresourcemanager:iam/" + project["projectId"])
+
+
+@handler("cloudresourcemanager.projects.setIamPolicy")
+def project_set_iam(ctx):
+    project = ctx.emu.project(ctx.param("projectsId"))
+    key = "cloudresourcemanager:iam/" + project["projectId"]
+    policy = ctx.body.get("policy", {})
+    if policy.get("etag") and policy["etag"] != ctx.emu.get(key)["etag"]:
+        raise ApiError(409, "There were concurrent policy changes. Please retry the whole read-modify-write "
+                            "with exponential backoff.", status="ABORTED")
+    check_policy(policy)
+    stored = {"version": policy.get("version", 1), "etag": ctx.emu.etag(),
+              "bindings": [b for b in policy.get("bindings", []) if b.get("members")]}
+    ctx.emu.store[key] = stored
+    return 200, stored
+
+
+# -- Service Usage v1 -------------------------------------------------------------------------
+def _service_json(project, service):
+    state = "ENABLED" if service in project["services"] else "DISABLED"
+    return {"name": "projects/%s/services/%s" % (project["number"], service), "parent": "projects/" + project["number"],
+            "config": {"name": service, "title": service.split(".")[0]}, "state": state}
+
+
+def _known(project, services):
+    unknown = [s for s in services if s not in KNOWN_SERVICES]
+    if unknown:
+        raise ApiError(403, "Not found or permission denied for service(s): %s." % ", ".join(unknown),
+                       reason="SERVICE_CONFIG_NOT_FOUND_OR_PERMISSION_DENIED",
+                       metadata={"services": ",".join(unknown)})
+    return project
+
+
+def _lro(ctx, response_type, on_done):
+    def done():
+        return dict(on_done(), **{"@type": "type.googleapis.com/google.api.serviceusage.v1." + response_type})
+    op = ctx.emu.start_operation("serviceusage", ctx.method.id, done, prefix="operations/acf.p2-")
+    return 200, {"name": op.name, "done": False}
+
+
+@handler("serviceusage.services.get")
+def service_get(ctx):
+    project = ctx.emu.project(ctx.param("v1Id1"))
+    return 200, _service_json(project, ctx.param("servicesId"))
+
+
+@handler("serviceusage.services.batchGet")
+def service_batch_get(ctx):
+    project = ctx.emu.project(ctx.param("v1Id1"))
+    names = ctx.query.get("names", "")
+    services = [n.rsplit("/", 1)[1] for n in (names if isinstance(names, list) else [names]) if n]
+    return 200, {"services": [_service_json(project, s) for s in services]}
+
+
+@handler("serviceusage.services.enable")
+def service_enable(ctx):
+    project = _known(ctx.emu.project(ctx.param("v1Id1")), [ctx.param("servicesId")])
+    service = ctx.param("servicesId")
+
+    def done():
+        project["services"].add(service)
+        return {"service": _service_json(project, service)}
+    return _lro(ctx, "EnableServiceResponse", done)
+
+
+@handler("serviceusage.services.batchEnable")
+def service_batch_enable(ctx):
+    services = ctx.body.get("serviceIds", [])
+    if not services or len(services) > 20:
+        raise ApiError(400, "serviceIds must name between 1 and 20 services.")
+    project = _known(ctx.emu.project(ctx.param("v1Id1")), services)
+
+    def done():
+        project["services"].update(services)
+        return {"services": [_service_json(project, s) for s in services]}
+    return _lro(ctx, "BatchEnableServicesResponse", done)
+
+
+@handler("serviceusage.services.disable")
+def service_disable(ctx):
+    project = _known(ctx.emu.project(ctx.param("v1Id1")), [ctx.param("servicesId")])
+    service = ctx.param("servicesId")
+
+    def done():
+        project["services"].discard(service)
+        return {"service": _service_json(project, service)}
+    return _lro(ctx, "DisableServiceResponse", done)
+
+
+@handler("serviceusage.operations.get")
+def service_operation(ctx):
+    name = "operations/" + ctx.param("operationsId")
+    op = ctx.emu.operations.get(name)
+    if op is None:
+        raise ApiError(404, "Operation %s not found." % name)
+    return 200, lro_json(op)
+
+
+def lro_json(op):
+    """A google.longrunning.Operation."""
+    body = {"name": op.name, "done": op.done}
+    if op.done and op.error:
+        body["error"] = {"code": 9, "message": op.error["message"]}
+    elif op.done:
+        body["response"] = op.response
+    return body
