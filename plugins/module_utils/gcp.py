@@ -1,0 +1,195 @@
+# -*- coding: utf-8 -*-
+# Copyright: gke_inference.multicluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The base of every module: shared options, credentials, one client factory, retries, waiting and
+error translation. Modules never build credentials or clients themselves."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import importlib
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.auth import (
+    AUTH_KINDS, CredentialsError, get_credentials)
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.errors import explain
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.operations import (
+    OperationError, OperationTimeout, Waiter, compute_state, container_state, longrunning_state)
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.retry import RetryPolicy
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.validation import project_error
+
+try:
+    from google.api_core import exceptions as gexc
+    from google.api_core.gapic_v1.client_info import ClientInfo
+    HAS_GOOGLE = True
+    GOOGLE_IMPORT_ERROR = None
+except ImportError:
+    HAS_GOOGLE = False
+    GOOGLE_IMPORT_ERROR = traceback.format_exc()
+
+COLLECTION_VERSION = "0.1.0"
+USER_AGENT = "gke_inference.multicluster/%s" % COLLECTION_VERSION
+
+COMMON_ARGS = dict(
+    project=dict(type="str", fallback=(env_fallback, ["GCP_PROJECT", "GCE_PROJECT", "GOOGLE_CLOUD_PROJECT"])),
+    auth_kind=dict(type="str", choices=list(AUTH_KINDS), fallback=(env_fallback, ["GCP_AUTH_KIND"])),
+    service_account_file=dict(type="path", fallback=(env_fallback, ["GCP_SERVICE_ACCOUNT_FILE",
+                                                                    "GCE_CREDENTIALS_FILE_PATH"])),
+    service_account_contents=dict(type="jsonarg", no_log=True,
+                                  fallback=(env_fallback, ["GCP_SERVICE_ACCOUNT_CONTENTS"])),
+    service_account_email=dict(type="str", fallback=(env_fallback, ["GCP_SERVICE_ACCOUNT_EMAIL"])),
+    access_token=dict(type="str", no_log=True, fallback=(env_fallback, ["GCP_ACCESS_TOKEN"])),
+    scopes=dict(type="list", elements="str", fallback=(env_fallback, ["GCP_SCOPES"])),
+    api_endpoint=dict(type="str", fallback=(env_fallback, ["GKE_INFERENCE_API_ENDPOINT"])),
+)
+
+# short name -> (python module, class) of Google's official client libraries
+CLIENTS = {
+    "networks": ("google.cloud.compute_v1", "NetworksClient"),
+    "subnetworks": ("google.cloud.compute_v1", "SubnetworksClient"),
+    "addresses": ("google.cloud.compute_v1", "AddressesClient"),
+    "firewalls": ("google.cloud.compute_v1", "FirewallsClient"),
+    "global_operations": ("google.cloud.compute_v1", "GlobalOperationsClient"),
+    "region_operations": ("google.cloud.compute_v1", "RegionOperationsClient"),
+    "zone_operations": ("google.cloud.compute_v1", "ZoneOperationsClient"),
+    "container": ("google.cloud.container_v1", "ClusterManagerClient"),
+    "gkehub": ("google.cloud.gkehub_v1", "GkeHubClient"),
+    "projects": ("google.cloud.resourcemanager_v3", "ProjectsClient"),
+    "serviceusage": ("google.cloud.service_usage_v1", "ServiceUsageClient"),
+}
+
+
+def to_dict(message):
+    """A proto-plus message as a plain dict with snake_case keys and enum names."""
+    return type(message).to_dict(message, use_integers_for_enums=False, preserving_proto_field_name=True)
+
+
+class GcpModule(AnsibleModule):
+    """AnsibleModule with the collection's shared options and Google Cloud plumbing."""
+
+    def __init__(self, argument_spec, timeout=None, **kwargs):
+        spec = dict(COMMON_ARGS)
+        if timeout is not None:
+            spec["timeout"] = dict(type="int", default=timeout)
+        spec.update(argument_spec)
+        super(GcpModule, self).__init__(argument_spec=spec, **kwargs)
+        if not HAS_GOOGLE:
+            self.fail_json(msg=missing_required_lib("google-api-core and Google's google-cloud-* client libraries "
+                                                    "(pip install -r requirements.txt of the collection)"),
+                           exception=GOOGLE_IMPORT_ERROR)
+        self.retry = RetryPolicy()
+        self.waiter = Waiter(self.retry, timeout=self.params.get("timeout") or 1800)
+        self._clients = {}
+        self._credentials = None
+
+    # -- identity ------------------------------------------------------------------------------
+    @property
+    def project(self):
+        error = project_error("project", self.params.get("project"))
+        if error:
+            self.fail_json(msg=error)
+        return self.params["project"]
+
+    @property
+    def credentials(self):
+        if self._credentials is None:
+            try:
+                self._credentials = get_credentials(self.params)[0]
+            except CredentialsError as exc:
+                self.fail_json(msg=str(exc))
+        return self._credentials
+
+    def _client_options(self):
+        endpoint = self.params.get("api_endpoint")
+        if endpoint and "://" not in endpoint:
+            self.fail_json(msg="api_endpoint: '%s' needs its scheme, for example http://127.0.0.1:8089." % endpoint)
+        return {"api_endpoint": endpoint} if endpoint else None
+
+    def client(self, name):
+        """A ready client for ``name`` (see CLIENTS, plus ``storage``), REST transport, shared options."""
+        if name not in self._clients:
+            info = ClientInfo(user_agent=USER_AGENT)
+            try:
+                if name == "storage":
+                    from google.cloud import storage
+                    self._clients[name] = storage.Client(project=self.project, credentials=self.credentials,
+                                                         client_options=self._client_options(), client_info=info)
+                else:
+                    module_name, class_name = CLIENTS[name]
+                    cls = getattr(importlib.import_module(module_name), class_name)
+                    self._clients[name] = cls(transport="rest", credentials=self.credentials,
+                                              client_options=self._client_options(), client_info=info)
+            except ImportError:
+                self.fail_json(msg=missing_required_lib(CLIENTS.get(name, ("google-cloud-storage",))[0]),
+                               exception=traceback.format_exc())
+        return self._clients[name]
+
+    # -- calls ---------------------------------------------------------------------------------
+    def fail_api(self, exc, action, context=None, **extra):
+        self.fail_json(msg=explain(exc, action, context), error_code=getattr(exc, "code", None),
+                       error_reason=getattr(exc, "reason", None), **extra)
+
+    def call(self, action, func, *args, **kwargs):
+        """``func(*args, **kwargs)`` under the retry policy; an API error fails the module with a
+        translated message. ``context`` (keyword) feeds the capacity-error messages."""
+        context = kwargs.pop("context", None)
+        try:
+            return self.retry.call(func, *args, **kwargs)
+        except gexc.GoogleAPICallError as exc:
+            self.fail_api(exc, action, context)
+        except gexc.RetryError as exc:
+            self.fail_json(msg="Failed to %s: %s" % (action, exc))
+
+    def get_or_none(self, action, func, *args, **kwargs):
+        """Like :meth:`call`, but a 404 answers None."""
+        try:
+            return self.retry.call(func, *args, **kwargs)
+        except gexc.NotFound:
+            return None
+        except gexc.GoogleAPICallError as exc:
+            self.fail_api(exc, action)
+
+    # -- waiting -------------------------------------------------------------------------------
+    def _wait(self, op, poll, state, action, context=None):
+        try:
+            return self.waiter.wait(op, poll, state, action)
+        except OperationError as exc:
+            self.fail_api(exc, action, context)
+        except OperationTimeout as exc:
+            self.fail_json(msg=str(exc), operation=getattr(op, "name", None))
+        except gexc.GoogleAPICallError as exc:
+            self.fail_api(exc, "poll the operation of '%s'" % action, context)
+
+    def wait_compute(self, op, action, context=None):
+        project = self.project
+        if op.zone:
+            client, scope = self.client("zone_operations"), {"zone": op.zone.rsplit("/", 1)[-1]}
+        elif op.region:
+            client, scope = self.client("region_operations"), {"region": op.region.rsplit("/", 1)[-1]}
+        else:
+            client, scope = self.client("global_operations"), {}
+
+        def poll(current):
+            return client.get(project=project, operation=current.name, **scope)
+        return self._wait(op, poll, compute_state, action, context)
+
+    def wait_container(self, op, action, location, context=None):
+        client = self.client("container")
+        name = "projects/%s/locations/%s/operations/%s" % (self.project, location, op.name)
+
+        def poll(current):
+            return client.get_operation(name=name)
+        return self._wait(op, poll, container_state, action, context)
+
+    def wait_longrunning(self, op, client_name, action, context=None):
+        """Wait for a google.longrunning operation (a raw ``operations_pb2.Operation`` or an api_core
+        ``Operation`` future) of the ``gkehub`` or ``serviceusage`` client."""
+        raw = getattr(op, "operation", op)
+        operations = self.client(client_name).transport.operations_client
+
+        def poll(current):
+            return operations.get_operation(current.name)
+        return self._wait(raw, poll, longrunning_state, action, context)

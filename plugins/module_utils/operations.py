@@ -1,0 +1,96 @@
+# -*- coding: utf-8 -*-
+# Copyright: gke_inference.multicluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one long-running-operation waiter for compute, container, gkehub and service-usage operations.
+
+Polls with a growing interval (never faster than ``poll_initial``, never slower than ``poll_max``)
+until the operation is done or ``timeout`` seconds have passed. Every poll goes through the retry
+policy, so a 503 while polling does not fail a 10-minute cluster creation.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+
+class OperationError(Exception):
+    """The operation finished with an error; ``code`` is the API's error code when it gave one."""
+
+    def __init__(self, message, code=None, http_status=None):
+        super(OperationError, self).__init__(message)
+        self.message, self.code, self.http_status = message, code, http_status
+
+
+class OperationTimeout(Exception):
+    """The operation did not finish in time (it goes on at Google)."""
+
+
+class Waiter:
+    def __init__(self, retry, timeout=1800, poll_initial=0.25, poll_max=10.0, sleep=time.sleep, clock=time.monotonic):
+        self.retry, self.timeout = retry, timeout
+        self.poll_initial, self.poll_max = poll_initial, poll_max
+        self.sleep, self.clock = sleep, clock
+
+    def wait(self, op, poll, state, describe):
+        """Wait for ``op``.
+
+        ``poll(op)`` returns the operation's new version; ``state(op)`` returns ``(done, error)`` where
+        ``error`` is None or ``(message, code, http_status)``. Returns the final operation.
+        """
+        start = self.clock()
+        interval = self.poll_initial
+        while True:
+            done, error = state(op)
+            if done:
+                if error:
+                    raise OperationError(*error)
+                return op
+            if self.clock() - start >= self.timeout:
+                raise OperationTimeout(
+                    "%s: still running after %d s (operation %s). It goes on at Google: re-run the playbook to "
+                    "pick it up, or raise the module's timeout option." % (describe, self.timeout, _name(op)))
+            self.sleep(interval)
+            interval = min(interval * 1.5, self.poll_max)
+            op = self.retry.call(poll, op)
+
+
+def _name(op):
+    return getattr(op, "name", None) or "?"
+
+
+# -- how each API spells "done" and "error" ----------------------------------------------------
+def compute_state(op):
+    """compute_v1.Operation: DONE status; errors in ``error.errors`` (and httpErrorStatusCode)."""
+    from google.cloud import compute_v1
+
+    if op.status != compute_v1.Operation.Status.DONE:
+        return False, None
+    errors = list(op.error.errors) if op.error else []
+    if errors:
+        message = "; ".join(e.message for e in errors)
+        return True, (message, errors[0].code, op.http_error_status_code or None)
+    return True, None
+
+
+def container_state(op):
+    """container_v1.Operation: DONE status; errors in ``error`` (google.rpc.Status) or statusMessage."""
+    from google.cloud import container_v1
+
+    if op.status != container_v1.Operation.Status.DONE:
+        return False, None
+    if op.error and op.error.message:
+        return True, (op.error.message, op.error.code or None, None)
+    if op.status_message:
+        return True, (op.status_message, None, None)
+    return True, None
+
+
+def longrunning_state(op):
+    """google.longrunning.Operation (gkehub, service usage)."""
+    if not op.done:
+        return False, None
+    if op.HasField("error"):
+        return True, (op.error.message, op.error.code, None)
+    return True, None
