@@ -12,6 +12,8 @@ import os
 import sys
 import urllib.request
 
+import socket
+
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -25,6 +27,29 @@ from emulator.__main__ import load_latency, make_service_account  # noqa: E402
 PROJECT = "test-project-1"
 BASE_SERVICES = ("compute.googleapis.com", "container.googleapis.com", "cloudresourcemanager.googleapis.com",
                  "storage.googleapis.com", "serviceusage.googleapis.com", "gkehub.googleapis.com")
+
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", None)
+OUTSIDE_CALLS = []
+_getaddrinfo = socket.getaddrinfo
+
+
+def _local_only(host, *args, **kwargs):
+    """No test may reach anything but loopback (real Google endpoints above all)."""
+    if host not in LOCAL_HOSTS and not str(host).startswith("127."):
+        OUTSIDE_CALLS.append(host)
+        raise OSError("tests may only connect to loopback, not %s" % host)
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+socket.getaddrinfo = _local_only
+
+
+@pytest.fixture(autouse=True)
+def no_outside_calls():
+    del OUTSIDE_CALLS[:]
+    yield
+    assert not OUTSIDE_CALLS, "the test tried to reach %s" % sorted(set(OUTSIDE_CALLS))
 
 
 @pytest.fixture(scope="session")

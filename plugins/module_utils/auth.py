@@ -66,6 +66,23 @@ def _service_account_info(params):
         raise CredentialsError("service_account_file: %s is not a JSON service-account key." % path)
 
 
+def keep_on_endpoint(credentials):
+    """Stop google-auth's background Regional Access Boundary lookup (a call to
+    iamcredentials.googleapis.com) for credentials used against an ``api_endpoint`` override, so
+    that every request goes to that endpoint only (the emulator in tests, a private endpoint).
+
+    The lookup is put in a cooldown that outlives the run; client libraries copy this state into
+    the credentials they derive. Older google-auth versions have no such lookup: nothing to do.
+    """
+    manager = getattr(credentials, "_rab_manager", None)
+    data = getattr(manager, "_data", None)
+    if data is not None and hasattr(data, "_replace"):
+        import datetime
+
+        manager._data = data._replace(cooldown_expiry=datetime.datetime.utcnow() + datetime.timedelta(days=365))
+    return credentials
+
+
 def get_credentials(params):
     """google-auth credentials for ``params`` (a module's parameters after environment fallbacks).
 

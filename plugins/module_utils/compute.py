@@ -129,8 +129,8 @@ class ComputeResource:
                              changes=dict((k, {"before": v[0], "after": v[1]}) for k, v in changes.items()))
         if to_patch and not module.check_mode:
             body = dict((field, desired[field]) for field in to_patch)
-            if "fingerprint" in actual:
-                body["fingerprint"] = actual["fingerprint"]
+            if "fingerprint" in actual:  # re-read: a dedicated update call may have changed it
+                body["fingerprint"] = (self.get() if handled else actual)["fingerprint"]
             self.patch(body)
         after = merged(actual, desired)
         if changes and not module.check_mode:

@@ -14,7 +14,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.auth import (
-    AUTH_KINDS, CredentialsError, get_credentials)
+    AUTH_KINDS, CredentialsError, get_credentials, keep_on_endpoint)
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.errors import explain
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.operations import (
     OperationError, OperationTimeout, Waiter, compute_state, container_state, longrunning_state)
@@ -23,6 +23,7 @@ from ansible_collections.gke_inference.multicluster.plugins.module_utils.validat
 
 try:
     from google.api_core import exceptions as gexc
+    from google.auth import exceptions as auth_exceptions
     from google.api_core.gapic_v1.client_info import ClientInfo
     HAS_GOOGLE = True
     GOOGLE_IMPORT_ERROR = None
@@ -98,6 +99,8 @@ class GcpModule(AnsibleModule):
         if self._credentials is None:
             try:
                 self._credentials = get_credentials(self.params)[0]
+                if self.params.get("api_endpoint"):
+                    keep_on_endpoint(self._credentials)
             except CredentialsError as exc:
                 self.fail_json(msg=str(exc))
         return self._credentials
@@ -136,21 +139,27 @@ class GcpModule(AnsibleModule):
         """``func(*args, **kwargs)`` under the retry policy; an API error fails the module with a
         translated message. ``context`` (keyword) feeds the capacity-error messages."""
         context = kwargs.pop("context", None)
+        return self._guarded(action, context, False, func, *args, **kwargs)
+
+    def get_or_none(self, action, func, *args, **kwargs):
+        """Like :meth:`call`, but a 404 answers None."""
+        return self._guarded(action, None, True, func, *args, **kwargs)
+
+    def _guarded(self, action, context, missing_ok, func, *args, **kwargs):
         try:
             return self.retry.call(func, *args, **kwargs)
+        except gexc.NotFound as exc:
+            if missing_ok:
+                return None
+            self.fail_api(exc, action, context)
         except gexc.GoogleAPICallError as exc:
             self.fail_api(exc, action, context)
         except gexc.RetryError as exc:
             self.fail_json(msg="Failed to %s: %s" % (action, exc))
-
-    def get_or_none(self, action, func, *args, **kwargs):
-        """Like :meth:`call`, but a 404 answers None."""
-        try:
-            return self.retry.call(func, *args, **kwargs)
-        except gexc.NotFound:
-            return None
-        except gexc.GoogleAPICallError as exc:
-            self.fail_api(exc, action)
+        except auth_exceptions.GoogleAuthError as exc:
+            self.fail_json(msg="Failed to %s: the credentials were refused or could not be refreshed (%s). Check "
+                               "auth_kind and service_account_file / access_token (an access token expires after "
+                               "an hour)." % (action, exc))
 
     # -- waiting -------------------------------------------------------------------------------
     def _wait(self, op, poll, state, action, context=None):
@@ -162,6 +171,8 @@ class GcpModule(AnsibleModule):
             self.fail_json(msg=str(exc), operation=getattr(op, "name", None))
         except gexc.GoogleAPICallError as exc:
             self.fail_api(exc, "poll the operation of '%s'" % action, context)
+        except auth_exceptions.GoogleAuthError as exc:
+            self.fail_json(msg="Failed to poll the operation of '%s': credentials refused (%s)." % (action, exc))
 
     def wait_compute(self, op, action, context=None):
         project = self.project

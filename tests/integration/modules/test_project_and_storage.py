@@ -1,0 +1,132 @@
+"""project_services, project_info, storage_bucket and iam_member against the emulator."""
+
+import json
+import os
+import stat
+import threading
+
+PRINCIPAL = ("principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/"
+             "test-project-1.svc.id.goog/subject/ns/default/sa/%s")
+
+
+def test_project_services(gcp):
+    gcp.emu.projects["test-project-1"]["services"].discard("container.googleapis.com")
+    services = ["container.googleapis.com", "compute.googleapis.com"]
+    check = gcp.run("project_services", check=True, services=services)
+    assert check["changed"] and check["changed_services"] == ["container.googleapis.com"]
+    assert "container.googleapis.com" not in gcp.emu.projects["test-project-1"]["services"]
+    result = gcp.run("project_services", services=services)
+    assert result["changed"] and "container.googleapis.com" in gcp.emu.projects["test-project-1"]["services"]
+    assert not gcp.run("project_services", services=services)["changed"]
+    unknown = gcp.run("project_services", services=["nosuch.googleapis.com"])
+    assert unknown["failed"] and "nosuch.googleapis.com" in unknown["msg"]
+    bad = gcp.run("project_services", services=["container"])
+    assert bad["failed"] and bad["msg"].startswith("services:")
+    disabled = gcp.run("project_services", services=["container.googleapis.com"], state="absent")
+    assert disabled["changed"] and "container.googleapis.com" not in gcp.emu.projects["test-project-1"]["services"]
+
+
+def test_project_info(gcp):
+    info = gcp.run("project_info")
+    assert info["project_number"] == "123456789012" and info["workload_pool"] == "test-project-1.svc.id.goog"
+    missing = gcp.run("project_info", project="no-such-project")
+    assert missing["failed"] and "Permission denied" in missing["msg"]
+
+
+def test_bucket_lifecycle(gcp):
+    args = dict(name="test-project-1-weights", location="US")
+    assert gcp.run("storage_bucket", check=True, **args)["changed"]
+    assert gcp.resource("storage:b/test-project-1-weights") is None
+    created = gcp.run("storage_bucket", **args)
+    assert created["changed"] and created["bucket"]["uniform_bucket_level_access"] is True
+    stored = gcp.resource("storage:b/test-project-1-weights")
+    assert stored["iamConfiguration"]["uniformBucketLevelAccess"]["enabled"] is True
+    assert stored["iamConfiguration"]["publicAccessPrevention"] == "enforced"
+    assert not gcp.run("storage_bucket", **args)["changed"]
+    updated = gcp.run("storage_bucket", labels={"app": "gemma"}, **args)
+    assert updated["changed"] and gcp.resource("storage:b/test-project-1-weights")["labels"] == {"app": "gemma"}
+    moved = gcp.run("storage_bucket", name="test-project-1-weights", location="EU")
+    assert moved["failed"] and moved["msg"].startswith("location:")
+    # not empty: refused without force
+    gcp.emu.store["storage:o/test-project-1-weights/config.json"] = {"name": "config.json", "bucket": args["name"]}
+    refused = gcp.run("storage_bucket", state="absent", **args)
+    assert refused["failed"] and "not empty" in refused["msg"]
+    assert gcp.run("storage_bucket", state="absent", force=True, **args)["changed"]
+    assert gcp.resource("storage:b/test-project-1-weights") is None
+    bad = gcp.run("storage_bucket", name="Bad Bucket")
+    assert bad["failed"] and bad["msg"].startswith("name:")
+
+
+def test_bucket_iam_is_non_authoritative(gcp):
+    gcp.run("storage_bucket", name="test-project-1-weights")
+    reader = PRINCIPAL % "gemma-ksa"
+    args = dict(resource_type="bucket", resource="test-project-1-weights", role="roles/storage.objectViewer")
+    assert gcp.run("iam_member", check=True, members=[reader], **args)["changed"]
+    assert not any(b["role"] == "roles/storage.objectViewer"
+                   for b in gcp.resource("storage:iam/test-project-1-weights")["bindings"])
+    granted = gcp.run("iam_member", members=[reader], **args)
+    assert granted["changed"] and granted["added"] == [reader]
+    assert not gcp.run("iam_member", members=[reader], **args)["changed"]
+    # someone else's member on the same role survives our grant and our revoke
+    other = "user:alice@example.com"
+    assert gcp.run("iam_member", members=[other], **args)["changed"]
+    assert gcp.run("iam_member", members=[reader], state="absent", **args)["changed"]
+    bindings = {b["role"]: b["members"] for b in gcp.resource("storage:iam/test-project-1-weights")["bindings"]}
+    assert bindings["roles/storage.objectViewer"] == [other]
+    assert "roles/storage.legacyBucketOwner" in bindings
+
+
+def test_project_iam_member_and_concurrency(gcp):
+    """Two plays granting on the same project policy at once: both grants land (etag retry)."""
+    results = []
+    members = ["serviceAccount:a@test-project-1.iam.gserviceaccount.com",
+               "serviceAccount:b@test-project-1.iam.gserviceaccount.com"]
+    gcp.fault("cloudresourcemanager.projects.setIamPolicy", delay=0.3, count=2)
+    threads = [threading.Thread(target=lambda m=m: results.append(gcp.run(
+        "iam_member", role="roles/container.admin", members=[m]))) for m in members]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(r["changed"] for r in results), results
+    policy = gcp.resource("cloudresourcemanager:iam/test-project-1")
+    bindings = {b["role"]: sorted(b["members"]) for b in policy["bindings"]}
+    assert bindings["roles/container.admin"] == members
+    assert bindings["roles/owner"] == ["user:owner@example.com"]
+
+
+def test_iam_bad_input(gcp):
+    before = len(gcp.requests())
+    result = gcp.run("iam_member", role="storage.objectViewer", members=["alice@example.com"])
+    assert result["failed"] and "role:" in result["msg"] and "members:" in result["msg"]
+    assert len(gcp.requests()) == before
+
+
+def test_credentials_problems(gcp, tmp_path):
+    missing = gcp.run("project_info", auth=False, auth_kind="serviceaccount",
+                      service_account_file=str(tmp_path / "nope.json"))
+    assert missing["failed"] and "service_account_file" in missing["msg"] and "does not exist" in missing["msg"]
+    unreadable = tmp_path / "locked.json"
+    unreadable.write_text(json.dumps({"type": "service_account"}))
+    os.chmod(unreadable, 0)
+    if os.geteuid() != 0:  # root reads anything
+        result = gcp.run("project_info", auth=False, auth_kind="serviceaccount", service_account_file=str(unreadable))
+        assert result["failed"] and "cannot be read" in result["msg"]
+    os.chmod(unreadable, stat.S_IRUSR | stat.S_IWUSR)
+    not_key = gcp.run("project_info", auth=False, auth_kind="serviceaccount", service_account_file=str(unreadable))
+    assert not_key["failed"] and "incomplete or damaged" in not_key["msg"]
+    no_project = gcp.run("project_info", project="")
+    assert no_project["failed"] and no_project["msg"].startswith("project is required")
+    bad_token = gcp.run("project_info", auth=False, auth_kind="accesstoken", access_token="not-a-token")
+    assert bad_token["failed"] and "credentials were refused" in bad_token["msg"]
+    assert "not-a-token" not in json.dumps(bad_token)
+
+
+def test_access_token_and_contents(gcp):
+    gcp.control("POST", "tokens", {"token": "ya29.test-token"})
+    assert gcp.run("project_info", auth=False, access_token="ya29.test-token")["project_number"] == "123456789012"
+    with open(gcp.key_file) as handle:
+        contents = handle.read()
+    result = gcp.run("project_info", auth=False, service_account_contents=contents)
+    assert result["project_number"] == "123456789012"
+    assert "PRIVATE KEY" not in json.dumps(result)
