@@ -42,7 +42,11 @@ def _detail(exc, key):
     value = getattr(exc, key, None)
     if value:
         return value
-    for detail in getattr(exc, "details", None) or []:
+    try:
+        details = list(getattr(exc, "details", None) or [])
+    except TypeError:  # api_core exceptions built without details
+        details = []
+    for detail in details:
         if isinstance(detail, dict) and detail.get("@type", "").endswith("ErrorInfo"):
             return detail.get(key)
     return None

@@ -1,0 +1,257 @@
+"""Unit tests of the shared core: retry, waiter, diff, error translation, credential selection."""
+
+import json
+
+import pytest
+from google.api_core import exceptions as gexc
+
+from ansible_collections.gke_inference.multicluster.plugins.module_utils import auth, diff, errors, operations, retry
+from ansible_collections.gke_inference.multicluster.plugins.module_utils import validation
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def __call__(self):
+        return self.now
+
+
+def policy(clock, **kw):
+    return retry.RetryPolicy(sleep=clock.sleep, clock=clock, jitter=lambda: 1.0, **kw)
+
+
+# -- retry --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("exc,expected", [
+    (gexc.TooManyRequests("slow down"), True),
+    (gexc.ServiceUnavailable("try later"), True),
+    (gexc.GatewayTimeout("timeout"), True),
+    (gexc.FailedPrecondition("Cluster is running incompatible operation operation-123."), True),
+    (gexc.BadRequest("The resource 'projects/p/global/networks/n' is not ready"), True),
+    (gexc.BadRequest("Invalid value for field 'resource.name'"), False),
+    (gexc.NotFound("nope"), False),
+    (gexc.Forbidden("denied"), False),
+    (ValueError("bug"), False),
+])
+def test_is_retryable(exc, expected):
+    assert retry.is_retryable(exc) is expected
+
+
+def test_retry_backs_off_then_succeeds():
+    clock = Clock()
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 4:
+            raise gexc.ServiceUnavailable("busy")
+        return "ok"
+    assert policy(clock, initial=1, maximum=3).call(flaky) == "ok"
+    assert clock.sleeps == [1, 2, 3]
+
+
+def test_retry_gives_up_at_deadline_and_counts_attempts():
+    clock = Clock()
+
+    def always():
+        raise gexc.TooManyRequests("quota")
+    with pytest.raises(gexc.TooManyRequests) as info:
+        policy(clock, initial=1, maximum=4, deadline=10).call(always)
+    assert sum(clock.sleeps) <= 10
+    assert info.value.retry_attempts == len(clock.sleeps) + 1
+
+
+def test_retry_does_not_retry_permanent_errors():
+    clock = Clock()
+    with pytest.raises(gexc.BadRequest):
+        policy(clock).call(lambda: (_ for _ in ()).throw(gexc.BadRequest("bad field")))
+    assert clock.sleeps == []
+
+
+# -- waiter -------------------------------------------------------------------------------------
+class Op:
+    def __init__(self, polls_left, error=None):
+        self.name, self.polls_left, self.error = "op-1", polls_left, error
+
+
+def state(op):
+    return op.polls_left == 0, op.error if op.polls_left == 0 else None
+
+
+def poll(op):
+    op.polls_left -= 1
+    return op
+
+
+def test_waiter_polls_with_growing_interval_until_done():
+    clock = Clock()
+    waiter = operations.Waiter(policy(clock), timeout=100, poll_initial=1, poll_max=2, sleep=clock.sleep, clock=clock)
+    assert waiter.wait(Op(4), poll, state, "create x").polls_left == 0
+    assert clock.sleeps == [1, 1.5, 2, 2]
+
+
+def test_waiter_raises_operation_error():
+    clock = Clock()
+    waiter = operations.Waiter(policy(clock), sleep=clock.sleep, clock=clock)
+    with pytest.raises(operations.OperationError) as info:
+        waiter.wait(Op(1, error=("[GCE_STOCKOUT] no capacity", "GCE_STOCKOUT", None)), poll, state, "create pool")
+    assert info.value.code == "GCE_STOCKOUT"
+
+
+def test_waiter_times_out_with_resumable_message():
+    clock = Clock()
+    waiter = operations.Waiter(policy(clock), timeout=5, poll_initial=1, poll_max=1, sleep=clock.sleep, clock=clock)
+    with pytest.raises(operations.OperationTimeout) as info:
+        waiter.wait(Op(100), poll, state, "create cluster gke-a")
+    assert "still running after 5 s" in str(info.value) and "re-run" in str(info.value)
+
+
+def test_waiter_retries_transient_poll_errors():
+    clock = Clock()
+    failures = [gexc.ServiceUnavailable("x")]
+
+    def flaky_poll(op):
+        if failures:
+            raise failures.pop()
+        return poll(op)
+    waiter = operations.Waiter(policy(clock), sleep=clock.sleep, clock=clock)
+    assert waiter.wait(Op(1), flaky_poll, state, "x").polls_left == 0
+
+
+# -- diff ---------------------------------------------------------------------------------------
+def test_compare_only_managed_fields_and_unordered_lists():
+    actual = {"name": "fw", "priority": 1000, "source_ranges": ["b", "a"], "id": "123", "log_config": {"enable": False}}
+    assert diff.compare({"name": "fw", "source_ranges": ["a", "b"], "description": None}, actual) == {}
+    changes = diff.compare({"priority": 900, "log_config": {"enable": True}}, actual)
+    assert changes == {"priority": (1000, 900), "log_config.enable": (False, True)}
+
+
+def test_compare_empty_desired_matches_missing():
+    assert diff.compare({"labels": {}, "tags": []}, {}) == {}
+
+
+def test_merged_and_diff_result():
+    after = diff.merged({"a": 1, "b": {"c": 1, "d": 2}}, {"b": {"c": 3}, "e": None})
+    assert after == {"a": 1, "b": {"c": 3, "d": 2}}
+    assert diff.diff_result(None, after) == {"before": {}, "after": after}
+
+
+# -- error translation --------------------------------------------------------------------------
+def forbidden(message, reason=None, metadata=None):
+    details = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "metadata": metadata or {}}]
+    return gexc.Forbidden(message, details=details if reason else [])
+
+
+def test_explain_api_disabled_names_the_service():
+    exc = forbidden("Compute Engine API has not been used in project 1 before or it is disabled.",
+                    "SERVICE_DISABLED", {"service": "compute.googleapis.com"})
+    message = errors.explain(exc, "create network vpc")
+    assert message.startswith("Failed to create network vpc:") and "Enable compute.googleapis.com" in message
+
+
+def test_explain_permission_names_the_role():
+    exc = forbidden("Required 'compute.firewalls.create' permission for 'projects/p/global/firewalls/fw'")
+    assert "roles/compute.securityAdmin" in errors.explain(exc, "create firewall fw")
+    exc = forbidden("Permission 'container.clusters.create' denied on resource")
+    assert "roles/container.admin" in errors.explain(exc, "create cluster")
+
+
+def test_explain_stockout_and_quota():
+    exc = operations.OperationError("[GCE_STOCKOUT] The zone 'projects/p/zones/us-east5-b' does not have enough "
+                                    "resources available to fulfill the request.", "GCE_STOCKOUT")
+    message = errors.explain(exc, "create node pool tpu", {"zone": "us-east5-b", "machine_type": "ct6e-standard-4t",
+                                                            "other_zones": ["us-east5-a", "us-east5-c"]})
+    assert "us-east5-b has no capacity for ct6e-standard-4t" in message and "us-east5-a, us-east5-c" in message
+    exc = operations.OperationError("Quota 'TPU_V6E_LITEPOD_CHIPS' exceeded. Limit: 0.0 in region us-east5.",
+                                    "QUOTA_EXCEEDED", 403)
+    assert "Quota exhausted (TPU_V6E_LITEPOD_CHIPS)" in errors.explain(exc, "create node pool tpu")
+
+
+def test_explain_throttled_after_retries():
+    exc = gexc.TooManyRequests("Rate Limit Exceeded")
+    exc.retry_attempts = 7
+    assert "after 7 attempts" in errors.explain(exc, "read network")
+
+
+# -- credentials --------------------------------------------------------------------------------
+@pytest.mark.parametrize("params,kind", [
+    ({}, "application"),
+    ({"access_token": "t"}, "accesstoken"),
+    ({"service_account_file": "/k.json"}, "serviceaccount"),
+    ({"service_account_contents": "{}"}, "serviceaccount"),
+    ({"auth_kind": "machineaccount", "access_token": "t"}, "machineaccount"),
+])
+def test_select_auth_kind(params, kind):
+    assert auth.select_auth_kind(params) == kind
+
+
+def test_awx_environment_reaches_module_params(monkeypatch, tmp_path):
+    """AWX's GCE credential sets GCE_CREDENTIALS_FILE_PATH, GCP_AUTH_KIND and GCP_PROJECT: the
+    modules' environment fallbacks turn them into credentials without any option set."""
+    from ansible.module_utils.basic import env_fallback
+    from ansible_collections.gke_inference.multicluster.plugins.module_utils.gcp import COMMON_ARGS
+
+    key = tmp_path / "awx.json"
+    monkeypatch.setenv("GCE_CREDENTIALS_FILE_PATH", str(key))
+    monkeypatch.setenv("GCP_AUTH_KIND", "serviceaccount")
+    monkeypatch.setenv("GCP_PROJECT", "awx-project")
+    monkeypatch.delenv("GCP_SERVICE_ACCOUNT_FILE", raising=False)
+    resolved = {}
+    for name, spec in COMMON_ARGS.items():
+        fallback = spec.get("fallback")
+        try:
+            resolved[name] = env_fallback(*fallback[1]) if fallback else None
+        except Exception:  # AnsibleFallbackNotFound
+            resolved[name] = None
+    assert resolved["service_account_file"] == str(key)
+    assert resolved["auth_kind"] == "serviceaccount" and resolved["project"] == "awx-project"
+    with pytest.raises(auth.CredentialsError, match="does not exist"):
+        auth.get_credentials(resolved)
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    key.write_text(json.dumps({"type": "service_account", "project_id": "awx-project", "private_key": pem,
+                               "client_email": "awx@awx-project.iam.gserviceaccount.com", "token_uri": "http://127.0.0.1:1/token"}))
+    creds, project = auth.get_credentials(resolved)
+    assert creds.service_account_email == "awx@awx-project.iam.gserviceaccount.com" and project == "awx-project"
+
+
+def test_credentials_errors_name_the_field(tmp_path):
+    with pytest.raises(auth.CredentialsError, match="^service_account_contents: not valid JSON"):
+        auth.get_credentials({"service_account_contents": "{nope"})
+    user = tmp_path / "user.json"
+    user.write_text(json.dumps({"type": "authorized_user"}))
+    with pytest.raises(auth.CredentialsError, match="not a service-account key"):
+        auth.get_credentials({"service_account_file": str(user)})
+    with pytest.raises(auth.CredentialsError, match="access_token"):
+        auth.get_credentials({"auth_kind": "accesstoken"})
+    with pytest.raises(auth.CredentialsError, match="auth_kind: 'bogus'"):
+        auth.get_credentials({"auth_kind": "bogus"})
+
+
+def test_adc_missing_is_explained(monkeypatch, tmp_path):
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:1")
+    monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:1")
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    with pytest.raises(auth.CredentialsError, match="application-default login"):
+        auth.get_credentials({})
+
+
+# -- validation ---------------------------------------------------------------------------------
+def test_validation_messages():
+    assert validation.cidr_error("x", "10.0.1.0/24") is None
+    assert validation.cidr_error("x", "10.0.1.7/24").startswith("x: '10.0.1.7/24' is not a valid IPv4 CIDR")
+    assert "not in region 'us-east5'" in validation.zone_error("zone", "europe-west4-a", "us-east5")
+    assert validation.zone_error("zone", "us-east5-b", "us-east5") is None
+    assert validation.name_error("name", "Bad_Name").startswith("name: 'Bad_Name'")
+    assert validation.overlaps([("a", "10.0.0.0/16"), ("b", "10.0.1.0/24"), ("c", "10.1.0.0/24")]) == [
+        "a (10.0.0.0/16) overlaps b (10.0.1.0/24): give every node and proxy-only subnet its own range."]
