@@ -15,8 +15,8 @@ import json
 
 
 def _canonical(value):
-    if isinstance(value, dict):
-        return dict((k, _canonical(v)) for k, v in value.items() if v is not None)
+    if isinstance(value, dict):  # proto3: an empty list or message is the same as an unset one
+        return dict((k, _canonical(v)) for k, v in value.items() if v not in (None, [], {}))
     if isinstance(value, (list, tuple)):
         items = [_canonical(v) for v in value]
         return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))

@@ -128,6 +128,8 @@ def test_busy_resource_is_retried(vpc):
               message="The resource 'projects/test-project-1/global/networks/vpc' is not ready")
     result = gcp.run("compute_firewall", name="fw", network="vpc", allowed=[{"ip_protocol": "all"}])
     assert result["changed"], result
+    # a rule without ports comes back with an empty ports list: still the same rule
+    assert not gcp.run("compute_firewall", name="fw", network="vpc", allowed=[{"ip_protocol": "all"}])["changed"]
 
 
 def test_operation_error_fails_with_api_message(vpc):

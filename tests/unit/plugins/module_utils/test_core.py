@@ -133,6 +133,7 @@ def test_compare_only_managed_fields_and_unordered_lists():
 
 def test_compare_empty_desired_matches_missing():
     assert diff.compare({"labels": {}, "tags": []}, {}) == {}
+    assert diff.compare({"allowed": [{"p": "all"}]}, {"allowed": [{"p": "all", "ports": []}]}) == {}
 
 
 def test_merged_and_diff_result():
