@@ -1,0 +1,117 @@
+"""site.yml run by ansible-playbook against the in-process emulator."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+LOCAL = os.path.join(ROOT, "inventories", "local")
+
+
+def playbook(gcp, inventory, *args, playbook="site.yml"):
+    env = dict(os.environ, GKE_INFERENCE_API_ENDPOINT=gcp.endpoint, GKE_INFERENCE_CREDENTIALS_FILE=gcp.key_file,
+               ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"))
+    binary = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    proc = subprocess.run([binary, playbook, "-i", inventory] + list(args), cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def recap(output):
+    return {host: dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", counts))
+            for host, counts in re.findall(r"^(\S+)\s+: (ok=.*)$", output, re.M)}
+
+
+def local_inventory(tmp_path, gcp, extra_groups=None, overrides=None):
+    """A copy of inventories/local for the test project, optionally with more regions or changed vars."""
+    inv = tmp_path / "inventory"
+    shutil.copytree(LOCAL, inv)
+    all_vars = inv / "group_vars" / "all.yml"
+    data = yaml.safe_load(all_vars.read_text())
+    data["gcp_project_id"] = gcp.project
+    all_vars.write_text(yaml.safe_dump(data))
+    hosts = yaml.safe_load((inv / "hosts.yml").read_text())
+    regions = hosts["all"]["children"]["inference_regions"]["children"]
+    for group, (host, group_vars) in (extra_groups or {}).items():
+        regions[group] = {"hosts": {host: None}}
+        (inv / "group_vars" / ("%s.yml" % group)).write_text(yaml.safe_dump(group_vars))
+    (inv / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    for group, values in (overrides or {}).items():
+        path = inv / "group_vars" / ("%s.yml" % group)
+        merged = dict(yaml.safe_load(path.read_text()), **values)
+        path.write_text(yaml.safe_dump(merged))
+    return str(inv)
+
+
+def test_site_twice_second_run_changes_nothing(gcp, tmp_path):
+    inv = local_inventory(tmp_path, gcp)
+    code, out = playbook(gcp, inv)
+    assert code == 0, out
+    res = gcp.resources()
+    p = "compute:projects/test-project-1/"
+    for region in ("europe-west4", "us-east5"):
+        assert res[p + "regions/%s/subnetworks/tpu-gke-dranet-node-subnet" % region]
+        assert res[p + "regions/%s/subnetworks/tpu-gke-dranet-proxy-subnet-%s" % (region, region)]["purpose"] == \
+            "GLOBAL_MANAGED_PROXY"
+        assert res[p + "regions/%s/addresses/gemma-gateway-ip-%s" % (region, region)]["addressType"] == "INTERNAL"
+    assert res[p + "global/networks/tpu-gke-dranet-vpc"]["mtu"] == 8896
+    assert res[p + "global/firewalls/tpu-gke-dranet-allow-hc"]
+    assert res["storage:b/test-project-1-gemma-weights"]
+    roles = {b["role"] for b in res["storage:iam/test-project-1-gemma-weights"]["bindings"]}
+    assert {"roles/storage.objectViewer", "roles/storage.objectUser"} <= roles
+
+    gcp.control("DELETE", "requests")
+    code, out = playbook(gcp, inv)
+    assert code == 0, out
+    assert all(counts["changed"] == 0 for counts in recap(out).values()), out
+    assert gcp.requests(mutating=True) == []  # not one mutating API call on the re-run
+
+
+def test_check_mode_creates_nothing(gcp, tmp_path):
+    inv = local_inventory(tmp_path, gcp)
+    code, out = playbook(gcp, inv, "--check")
+    assert code == 0, out
+    assert recap(out)["gke-europe-west4"]["changed"] > 0
+    assert gcp.resources("compute:") == {} and gcp.resources("storage:") == {}
+
+
+def test_three_regions(gcp, tmp_path):
+    inv = local_inventory(tmp_path, gcp, extra_groups={"asia_southeast1": ("gke-asia-southeast1", {
+        "gcp_region": "asia-southeast1", "gcp_zone": "asia-southeast1-b",
+        "network_node_subnet_cidr": "10.0.3.0/24", "network_proxy_subnet_cidr": "10.1.3.0/24"})})
+    code, out = playbook(gcp, inv)
+    assert code == 0, out
+    assert gcp.resource("compute:projects/test-project-1/regions/asia-southeast1/subnetworks/"
+                        "tpu-gke-dranet-proxy-subnet-asia-southeast1")["ipCidrRange"] == "10.1.3.0/24"
+    assert len(gcp.resources("compute:projects/test-project-1/regions/")) == 9
+
+
+def test_bad_inventory_reports_every_problem_and_creates_nothing(gcp, tmp_path):
+    inv = local_inventory(tmp_path, gcp, overrides={
+        "europe_west4": {"gcp_zone": "us-east5-b", "network_proxy_subnet_cidr": "10.1.2.0/25"},
+        "us_east5": {"network_node_subnet_cidr": "10.0.2.300/24"},
+    })
+    code, out = playbook(gcp, inv)
+    assert code != 0
+    assert "gke-europe-west4: gcp_zone: zone 'us-east5-b' is not in region 'europe-west4'" in out
+    assert "gke-us-east5: network_node_subnet_cidr: '10.0.2.300/24' is not a valid IPv4 CIDR" in out
+    assert ("gke-europe-west4 network_proxy_subnet_cidr (10.1.2.0/25) overlaps gke-us-east5 "
+            "network_proxy_subnet_cidr (10.1.2.0/24)") in out
+    assert gcp.requests(mutating=True) == [] and gcp.resources("compute:") == {}
+
+
+@pytest.mark.parametrize("value,message", [
+    ("", "gcp_project_id is required"),
+    ("Bad_Project", "is not a valid project id"),
+])
+def test_missing_or_bad_project(gcp, tmp_path, value, message):
+    inv = local_inventory(tmp_path, gcp, overrides={"all": {"gcp_project_id": value}})
+    code, out = playbook(gcp, inv)
+    assert code != 0 and message in out
+    assert gcp.requests(mutating=True) == []
