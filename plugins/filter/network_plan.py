@@ -11,7 +11,7 @@ name: network_plan_errors
 short_description: Every problem in the inventory's network plan, in one list
 version_added: 0.1.0
 description:
-  - Checks the per-region network plan of all region hosts at once, before anything is created:
+  - Checks the per-region network plan of all region hosts at once, before anything is created -
     project id, region and zone names, zones inside their regions, valid CIDRs, and node and
     proxy-only ranges that overlap within a region or across regions.
   - Returns an empty list when the plan is sound.

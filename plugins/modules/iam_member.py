@@ -15,7 +15,7 @@ version_added: 0.1.0
 description:
   - Adds members to a role's binding in the IAM policy of a project or a Cloud Storage bucket, or
     removes them with O(state=absent).
-  - Non-authoritative, unlike Terraform's C(google_project_iam_binding) used by the codelab: members
+  - Non-authoritative, unlike Terraform's C(google_project_iam_binding) used by the codelab. Members
     this task does not name are never removed, and other roles are never touched.
   - The policy is changed with a read-modify-write guarded by its etag; a concurrent change (another
     region's play granting at the same time) makes the task read again and retry.
