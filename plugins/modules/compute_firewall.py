@@ -67,6 +67,7 @@ options:
     choices: [present, absent]
     default: present
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - gke_inference.multicluster.gcp
   - gke_inference.multicluster.gcp.OPERATION
 attributes:
@@ -74,8 +75,11 @@ attributes:
     support: full
   diff_mode:
     support: full
+  platform:
+    support: full
+    platforms: posix
 author:
-  - gke_inference.multicluster contributors
+  - gke_inference.multicluster maintainers (@gke-inference)
 """
 
 EXAMPLES = r"""

@@ -39,6 +39,7 @@ options:
     choices: [present, absent]
     default: present
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - gke_inference.multicluster.gcp
   - gke_inference.multicluster.gcp.OPERATION
 attributes:
@@ -46,8 +47,11 @@ attributes:
     support: full
   diff_mode:
     support: full
+  platform:
+    support: full
+    platforms: posix
 author:
-  - gke_inference.multicluster contributors
+  - gke_inference.multicluster maintainers (@gke-inference)
 """
 
 EXAMPLES = r"""

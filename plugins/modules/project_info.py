@@ -17,14 +17,18 @@ description:
     (C(principal://iam.googleapis.com/projects/NUMBER/...)) need.
 options: {}
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - gke_inference.multicluster.gcp
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
+  platform:
+    support: full
+    platforms: posix
 author:
-  - gke_inference.multicluster contributors
+  - gke_inference.multicluster maintainers (@gke-inference)
 """
 
 EXAMPLES = r"""

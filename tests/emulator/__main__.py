@@ -57,7 +57,7 @@ def cmd_serve(args):
         handle.write(endpoint)
     print("emulator listening on %s (project %s)" % (endpoint, args.project), flush=True)
     stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    signal.signal(signal.SIGTERM, lambda *args: stop.append(1))
     try:
         while not stop:
             time.sleep(0.2)
@@ -115,7 +115,7 @@ def cmd_stop(args, quiet=False):
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    for _ in range(50):
+    for _attempt in range(50):
         try:
             os.kill(pid, 0)
         except ProcessLookupError:

@@ -73,7 +73,7 @@ def _prepare_subnetwork(ctx, body):
     if purpose in ("GLOBAL_MANAGED_PROXY", "REGIONAL_MANAGED_PROXY") and "role" not in body:
         raise bad("Invalid value for field 'resource.role': ''. A role is required for a proxy-only subnetwork.")
     region = ctx.param("region")
-    for _, other in ctx.emu.items(KEY + "projects/%s/regions/" % ctx.param("project")):
+    for _key, other in ctx.emu.items(KEY + "projects/%s/regions/" % ctx.param("project")):
         if other.get("kind") != "compute#subnetwork" or other["network"] != body["network"]:
             continue
         if ipaddress.ip_network(other["ipCidrRange"]).overlaps(cidr):
@@ -102,7 +102,7 @@ def _prepare_address(ctx, body):
     body["subnetwork"] = link(subnet_path)
     body.setdefault("purpose", "GCE_ENDPOINT")
     cidr = ipaddress.ip_network(subnet["ipCidrRange"])
-    used = {a.get("address") for _, a in ctx.emu.items(KEY) if a.get("subnetwork") == body["subnetwork"]}
+    used = {a.get("address") for _key, a in ctx.emu.items(KEY) if a.get("subnetwork") == body["subnetwork"]}
     hosts = list(cidr.hosts())[1:-1]  # Google reserves the gateway and the second-to-last address
     if "address" in body:
         if ipaddress.ip_address(body["address"]) not in hosts or body["address"] in used:
@@ -282,7 +282,7 @@ def set_pga(ctx):
 def delete(ctx):
     path, resource = _existing(ctx)
     target = resource["selfLink"]
-    users = [v["selfLink"] for _, v in ctx.emu.items(KEY)
+    users = [v["selfLink"] for _key, v in ctx.emu.items(KEY)
              if target in (v.get("network"), v.get("subnetwork")) and v is not resource]
     if users:
         raise bad("The %s resource '%s' is already being used by '%s'"

@@ -333,7 +333,7 @@ class HttpHandler(BaseHTTPRequestHandler):
         self.emu.log({
             "time": time.time(), "method": self.command, "path": parsed.path, "query": query,
             "body": body, "status": status,
-            "method_id": next((m.id for m, _ in self.emu.registry.match(self.command, parsed.path)), None),
+            "method_id": next((hit[0].id for hit in self.emu.registry.match(self.command, parsed.path)), None),
         })
         return self._reply(status, payload)
 

@@ -64,12 +64,12 @@ def bucket_insert(ctx):
     body["iamConfiguration"].setdefault("publicAccessPrevention", "inherited")
     ctx.emu.store["storage:b/" + name] = body
     number = project["number"]
+    bindings = [
+        {"role": "roles/storage.legacyBucketOwner", "members": ["projectEditor:" + number, "projectOwner:" + number]},
+        {"role": "roles/storage.legacyBucketReader", "members": ["projectViewer:" + number]},
+    ]
     ctx.emu.store["storage:iam/" + name] = {"kind": "storage#policy", "resourceId": "projects/_/buckets/" + name,
-                                            "version": 1, "etag": "CAE=", "bindings": [
-        {"role": "roles/storage.legacyBucketOwner", "members": ["projectEditor:%s" % number,
-                                                                "projectOwner:%s" % number]},
-        {"role": "roles/storage.legacyBucketReader", "members": ["projectViewer:%s" % number]},
-    ]}
+                                            "version": 1, "etag": "CAE=", "bindings": bindings}
     return 200, body
 
 
@@ -105,7 +105,7 @@ def _merge(old, new):
 
 @handler("storage.buckets.delete")
 def bucket_delete(ctx):
-    name, _ = _bucket(ctx)
+    name = _bucket(ctx)[0]
     if ctx.emu.items("storage:o/%s/" % name):
         raise ApiError(409, "The bucket you tried to delete is not empty.", reason="conflict")
     ctx.emu.store.pop("storage:b/" + name)
@@ -115,13 +115,13 @@ def bucket_delete(ctx):
 
 @handler("storage.buckets.getIamPolicy")
 def bucket_get_iam(ctx):
-    name, _ = _bucket(ctx)
+    name = _bucket(ctx)[0]
     return 200, ctx.emu.get("storage:iam/" + name)
 
 
 @handler("storage.buckets.setIamPolicy")
 def bucket_set_iam(ctx):
-    name, _ = _bucket(ctx)
+    name = _bucket(ctx)[0]
     current = ctx.emu.get("storage:iam/" + name)
     if ctx.body.get("etag") and ctx.body["etag"] != current["etag"]:
         raise ApiError(412, "Precondition Failed", reason="conditionNotMet")
@@ -134,7 +134,7 @@ def bucket_set_iam(ctx):
 
 @handler("storage.objects.list")
 def objects_list(ctx):
-    name, _ = _bucket(ctx)
+    name = _bucket(ctx)[0]
     prefix = ctx.param("prefix") or ""
     items = [o for k, o in ctx.emu.items("storage:o/%s/" % name) if o["name"].startswith(prefix)]
     return 200, {"kind": "storage#objects", "items": items}
@@ -142,7 +142,7 @@ def objects_list(ctx):
 
 @handler("storage.objects.get")
 def objects_get(ctx):
-    name, _ = _bucket(ctx)
+    name = _bucket(ctx)[0]
     obj = ctx.emu.get("storage:o/%s/%s" % (name, ctx.param("object")))
     if obj is None:
         raise ApiError(404, "No such object: %s/%s" % (name, ctx.param("object")), reason="notFound")
@@ -151,7 +151,7 @@ def objects_get(ctx):
 
 @handler("storage.objects.delete")
 def objects_delete(ctx):
-    name, _ = _bucket(ctx)
+    name = _bucket(ctx)[0]
     if ctx.emu.store.pop("storage:o/%s/%s" % (name, ctx.param("object")), None) is None:
         raise ApiError(404, "No such object: %s/%s" % (name, ctx.param("object")), reason="notFound")
     return 204, b""

@@ -116,8 +116,8 @@ def test_retries_transient_errors(vpc):
     gcp.fault("compute.subnetworks.get", status=429, count=1, message="Rate Limit Exceeded")
     result = subnet(gcp)
     assert result["changed"], result
-    statuses = [r["status"] for r in gcp.requests() if r["method_id"] in ("compute.subnetworks.insert",
-                                                                           "compute.subnetworks.get")]
+    watched = ("compute.subnetworks.insert", "compute.subnetworks.get")
+    statuses = [r["status"] for r in gcp.requests() if r["method_id"] in watched]
     assert 503 in statuses and 429 in statuses
 
 
