@@ -12,6 +12,13 @@ if ! "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
   exit 1
 fi
 
+# System packages (bindep.txt lists the collection's own; shellcheck is for ansible-test sanity).
+if ! command -v shellcheck >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "setup: installing shellcheck (Debian package)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null) \
+    || echo "setup: shellcheck could not be installed; ansible-test sanity will skip its shellcheck test" >&2
+fi
+
 stamp="$VENV/.requirements.sha256"
 want=$(cat requirements.txt tests/requirements-dev.txt | sha256sum | cut -d' ' -f1)
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
