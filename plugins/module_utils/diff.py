@@ -12,14 +12,21 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import re
+
+INTEGER = re.compile(r"^-?[0-9]+$")
 
 
 def _canonical(value):
-    if isinstance(value, dict):  # proto3: an empty list or message is the same as an unset one
-        return dict((k, _canonical(v)) for k, v in value.items() if v not in (None, [], {}))
+    """proto3 JSON spelled one way: unset, empty string, list and message are alike; int64 values
+    arrive as strings; the order of repeated fields does not matter."""
+    if isinstance(value, dict):
+        return dict((k, _canonical(v)) for k, v in value.items() if v not in (None, [], {}, ""))
     if isinstance(value, (list, tuple)):
         items = [_canonical(v) for v in value]
         return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+    if isinstance(value, str) and INTEGER.match(value):
+        return int(value)
     return value
 
 

@@ -187,13 +187,23 @@ class GcpModule(AnsibleModule):
             return client.get(project=project, operation=current.name, **scope)
         return self._wait(op, poll, compute_state, action, context)
 
-    def wait_container(self, op, action, location, context=None):
+    def wait_container(self, op, action, location, context=None, watch=None):
+        """Wait for a container operation. ``watch()``, called at every poll, may return an error
+        ``(message, code, http_status)`` to stop waiting early (a node pool stuck on a stockout)."""
         client = self.client("container")
         name = "projects/%s/locations/%s/operations/%s" % (self.project, location, op.name)
 
         def poll(current):
             return client.get_operation(name=name)
-        return self._wait(op, poll, container_state, action, context)
+
+        def state(current):
+            done, error = container_state(current)
+            if not done and watch is not None:
+                problem = watch()
+                if problem:
+                    return True, problem
+            return done, error
+        return self._wait(op, poll, state, action, context)
 
     def wait_longrunning(self, op, client_name, action, context=None):
         """Wait for a google.longrunning operation (a raw ``operations_pb2.Operation`` or an api_core

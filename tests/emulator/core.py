@@ -158,7 +158,7 @@ class Emulator:
     def start_operation(self, api, method_id, on_done, info=None, prefix="operation-"):
         name = prefix + self.next_id()
         op = Operation(name, api, self.delay_for(method_id), on_done, info)
-        fault = self._take_fault(method_id, "operation_error")
+        fault = self.take_fault(method_id, "operation_error")
         if fault:
             op.error = dict(fault["operation_error"])
         self.operations[name] = op
@@ -184,7 +184,7 @@ class Emulator:
         fault.setdefault("count", 1)
         self.faults.append(fault)
 
-    def _take_fault(self, method_id, kind):
+    def take_fault(self, method_id, kind):
         with self.lock:
             return self._take_fault_locked(method_id, kind)
 
@@ -217,21 +217,22 @@ class Emulator:
             raise ApiError(404, "No API method matches %s %s." % (http_method, path))
         if len(candidates) > 1:  # e.g. container and gkehub operations share a path
             op_name = next((v for p in [c[1] for c in candidates] for k, v in p.items() if k == "operationsId"), None)
-            op = self.operations.get(op_name)
+            op = self.operations.get(op_name) or next(
+                (o for n, o in self.operations.items() if n.endswith("/operations/%s" % op_name)), None)
             candidates = [c for c in candidates if op is None or c[0].api == op.api] or candidates
         method, params = candidates[0]
         api = self.registry.apis[method.api]
         if not self.authenticated(headers.get("authorization", "")):
             raise ApiError(401, "Request had invalid authentication credentials. Expected OAuth 2 access token, "
                                 "login cookie or other valid authentication credential.")
-        fault = self._take_fault(method.id, "status")
+        fault = self.take_fault(method.id, "status")
         if fault:
             if fault.get("delay"):
                 time.sleep(fault["delay"])
             raise ApiError(fault["status"], fault.get("message", "Injected fault for %s" % method.id),
                            status=fault.get("grpc_status"), reason=fault.get("reason"),
                            metadata=fault.get("metadata"))
-        fault = self._take_fault(method.id, "delay")
+        fault = self.take_fault(method.id, "delay")
         if fault:
             time.sleep(fault["delay"])
         if method.request:

@@ -13,15 +13,39 @@ from dataclasses import dataclass, field
 
 import jsonschema
 
-# api name -> (discovery document, service name used by Service Usage, enums sent as integers)
+# api name -> (discovery document, service name used by Service Usage, the client library's proto
+# types when it sends enums as their proto numbers - `enum-encoding=int` - else None)
 APIS = {
-    "compute": ("compute.v1.json", "compute.googleapis.com", False),
-    "storage": ("storage.v1.json", "storage.googleapis.com", False),
-    "cloudresourcemanager": ("cloudresourcemanager.v3.json", "cloudresourcemanager.googleapis.com", True),
-    "serviceusage": ("serviceusage.v1.json", "serviceusage.googleapis.com", True),
-    "container": ("container.v1.json", "container.googleapis.com", True),
-    "gkehub": ("gkehub.v1.json", "gkehub.googleapis.com", True),
+    "compute": ("compute.v1.json", "compute.googleapis.com", None),
+    "storage": ("storage.v1.json", "storage.googleapis.com", None),
+    "cloudresourcemanager": ("cloudresourcemanager.v3.json", "cloudresourcemanager.googleapis.com",
+                             "google.cloud.resourcemanager_v3.types"),
+    "serviceusage": ("serviceusage.v1.json", "serviceusage.googleapis.com", "google.cloud.service_usage_v1.types"),
+    "container": ("container.v1.json", "container.googleapis.com", "google.cloud.container_v1.types"),
+    "gkehub": ("gkehub.v1.json", "gkehub.googleapis.com", "google.cloud.gkehub_v1.types"),
 }
+
+
+def proto_enums(types_module):
+    """Every proto enum of a client library's types: a list of {name: number}."""
+    import importlib  # pylint: disable=import-outside-toplevel
+    import inspect  # pylint: disable=import-outside-toplevel
+
+    import proto  # pylint: disable=import-outside-toplevel
+
+    found, seen = [], set()
+
+    def visit(obj):
+        for _name, member in inspect.getmembers(obj, inspect.isclass):
+            if member in seen:
+                continue
+            seen.add(member)
+            if issubclass(member, proto.Enum):
+                found.append({m.name: m.value for m in member})
+            elif issubclass(member, proto.Message):
+                visit(member)
+    visit(importlib.import_module(types_module))
+    return found
 
 
 def documents_dir():
@@ -61,7 +85,8 @@ def _template_regex(template):
 
 class Api:
     def __init__(self, name):
-        doc_file, self.service_name, self.int_enums = APIS[name]
+        doc_file, self.service_name, types_module = APIS[name]
+        self.int_enums = proto_enums(types_module) if types_module else None
         with open(os.path.join(documents_dir(), doc_file), encoding="utf-8") as handle:
             self.doc = json.load(handle)
         self.name = name
@@ -99,8 +124,8 @@ class Api:
         if kind == "string":
             if "enum" in schema:
                 names = {"enum": schema["enum"]}
-                if self.int_enums:
-                    return {"anyOf": [names, {"type": "integer", "minimum": 0, "maximum": len(schema["enum"]) - 1}]}
+                if self.int_enums is not None:
+                    return {"anyOf": [names, {"enum": sorted(self.numbers(schema["enum"]))}]}
                 return names
             if schema.get("format") in ("int64", "uint64"):
                 return {"anyOf": [{"type": "string", "pattern": "^-?[0-9]+$"}, {"type": "integer"}]}
@@ -112,6 +137,14 @@ class Api:
         if kind == "boolean":
             return {"type": "boolean"}
         return {}
+
+    def numbers(self, names):
+        """{proto number: name} of the enum whose names are ``names`` (the client sends numbers)."""
+        wanted = set(names)
+        for enum in self.int_enums or ():
+            if wanted <= set(enum) or set(enum) <= wanted and len(enum) > 1:
+                return {number: name for name, number in enum.items() if name in wanted}
+        return dict(enumerate(names))
 
     def schema_defs(self):
         if self._schema_defs is None:
@@ -145,7 +178,7 @@ class Api:
         if isinstance(value, list):
             return [self._names(schema.get("items", {}), v) for v in value]
         if "enum" in schema and isinstance(value, int) and not isinstance(value, bool):
-            return schema["enum"][value]
+            return self.numbers(schema["enum"]).get(value, value)
         return value
 
 

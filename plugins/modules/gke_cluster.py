@@ -1,0 +1,245 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: gke_inference.multicluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: gke_cluster
+short_description: Manage a GKE Standard cluster for multi-cluster inference
+version_added: 0.1.0
+description:
+  - Creates, updates or deletes a GKE Standard cluster (zonal or regional) with what the
+    multi-cluster Inference Gateway needs, as the codelab sets it - VPC-native on the given
+    network and subnetwork, Dataplane V2, Gateway API standard channel, the GCS FUSE CSI driver,
+    Workload Identity, managed Prometheus with system and DCGM metrics, the PERFORMANCE HPA profile,
+    and a default node pool with C(GKE_METADATA).
+  - A change to a mutable setting goes through its own update call (GKE applies one update per
+    call); a change to an immutable one (network, subnetwork, datapath, default node pool) fails
+    with a message naming it.
+options:
+  name:
+    description: Cluster name.
+    type: str
+    required: true
+  location:
+    description: Zone (zonal cluster) or region (regional cluster).
+    type: str
+    required: true
+  network:
+    description: VPC network name. Required to create.
+    type: str
+  subnetwork:
+    description: Subnetwork name (in the cluster's region). Required to create.
+    type: str
+  release_channel:
+    description: Release channel. Multi-cluster Inference Gateway needs GKE 1.34.1-gke.1127000 or later.
+    type: str
+    choices: [RAPID, REGULAR, STABLE, EXTENDED]
+    default: RAPID
+  datapath_provider:
+    description: Dataplane; V(ADVANCED_DATAPATH) is Dataplane V2.
+    type: str
+    choices: [ADVANCED_DATAPATH, LEGACY_DATAPATH]
+    default: ADVANCED_DATAPATH
+  gateway_api_channel:
+    description: Gateway API channel.
+    type: str
+    choices: [CHANNEL_STANDARD, CHANNEL_DISABLED]
+    default: CHANNEL_STANDARD
+  gcs_fuse_csi_driver:
+    description: Enable the Cloud Storage FUSE CSI driver.
+    type: bool
+    default: true
+  workload_identity:
+    description: Enable Workload Identity (pool C(PROJECT.svc.id.goog)).
+    type: bool
+    default: true
+  managed_prometheus:
+    description: Enable Google Cloud Managed Service for Prometheus.
+    type: bool
+    default: true
+  monitoring_components:
+    description: Monitoring components (V(DCGM) exports GPU metrics).
+    type: list
+    elements: str
+    default: [SYSTEM_COMPONENTS, DCGM]
+  hpa_profile:
+    description: Horizontal Pod Autoscaler profile.
+    type: str
+    choices: [PERFORMANCE, NONE]
+    default: PERFORMANCE
+  initial_node_count:
+    description: Nodes of the default node pool (at creation).
+    type: int
+    default: 1
+  machine_type:
+    description: Machine type of the default node pool (at creation).
+    type: str
+    default: e2-standard-16
+  state:
+    description: Whether the cluster should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  timeout:
+    description: Seconds to wait for each operation (creation takes 5 to 15 minutes).
+    type: int
+    default: 2700
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - gke_inference.multicluster.gcp
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    support: full
+    platforms: posix
+author:
+  - gke_inference.multicluster maintainers (@gke-inference)
+"""
+
+EXAMPLES = r"""
+- name: The europe-west4 cluster of the codelab
+  gke_inference.multicluster.gke_cluster:
+    project: my-project
+    name: gke-europe-west4
+    location: europe-west4-a
+    network: tpu-gke-dranet-vpc
+    subnetwork: tpu-gke-dranet-node-subnet
+"""
+
+RETURN = r"""
+cluster:
+  description: The cluster (snake_case keys); empty after deletion.
+  returned: success
+  type: dict
+  sample:
+    name: gke-europe-west4
+    status: RUNNING
+    endpoint: 203.0.113.10
+    release_channel: {channel: RAPID}
+changes:
+  description: The settings that differed from the desired state.
+  returned: when the cluster existed
+  type: list
+  elements: str
+"""
+
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.container import Gke, cluster_path, location_of
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.diff import compare, diff_result, merged
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.gcp import GcpModule
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.validation import name_error
+
+# top-level cluster field (as compared) -> the ClusterUpdate field that changes it
+UPDATES = (
+    ("network_config.gateway_api_config", "desired_gateway_api_config"),
+    ("addons_config", "desired_addons_config"),
+    ("monitoring_config", "desired_monitoring_config"),
+    ("release_channel", "desired_release_channel"),
+    ("workload_identity_config", "desired_workload_identity_config"),
+    ("pod_autoscaling", "desired_pod_autoscaling"),
+)
+
+
+def desired_cluster(module):
+    p = module.params
+    return dict(
+        name=p["name"], network=p["network"], subnetwork=p["subnetwork"],
+        release_channel=dict(channel=p["release_channel"]),
+        network_config=dict(datapath_provider=p["datapath_provider"],
+                            gateway_api_config=dict(channel=p["gateway_api_channel"])),
+        addons_config=dict(gcs_fuse_csi_driver_config=dict(enabled=p["gcs_fuse_csi_driver"])),
+        workload_identity_config=dict(workload_pool="%s.svc.id.goog" % module.project) if p["workload_identity"] else None,
+        monitoring_config=dict(component_config=dict(enable_components=p["monitoring_components"]),
+                               managed_prometheus_config=dict(enabled=p["managed_prometheus"])),
+        pod_autoscaling=dict(hpa_profile=p["hpa_profile"]),
+        ip_allocation_policy=dict(use_ip_aliases=True),
+    )
+
+
+def update_value(desired, path):
+    value = desired
+    for part in path.split("."):
+        value = value[part]
+    return value
+
+
+def main():
+    module = GcpModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            location=dict(type="str", required=True),
+            network=dict(type="str"),
+            subnetwork=dict(type="str"),
+            release_channel=dict(type="str", choices=["RAPID", "REGULAR", "STABLE", "EXTENDED"], default="RAPID"),
+            datapath_provider=dict(type="str", choices=["ADVANCED_DATAPATH", "LEGACY_DATAPATH"], default="ADVANCED_DATAPATH"),
+            gateway_api_channel=dict(type="str", choices=["CHANNEL_STANDARD", "CHANNEL_DISABLED"], default="CHANNEL_STANDARD"),
+            gcs_fuse_csi_driver=dict(type="bool", default=True),
+            workload_identity=dict(type="bool", default=True),
+            managed_prometheus=dict(type="bool", default=True),
+            monitoring_components=dict(type="list", elements="str", default=["SYSTEM_COMPONENTS", "DCGM"]),
+            hpa_profile=dict(type="str", choices=["PERFORMANCE", "NONE"], default="PERFORMANCE"),
+            initial_node_count=dict(type="int", default=1),
+            machine_type=dict(type="str", default="e2-standard-16"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+        ),
+        timeout=2700,
+        required_if=[("state", "present", ("network", "subnetwork"))],
+        supports_check_mode=True,
+    )
+    p = module.params
+    error = name_error("name", p["name"]) or (
+        "name: '%s' is longer than the 40 characters GKE allows." % p["name"] if len(p["name"]) > 40 else None)
+    if error:
+        module.fail_json(msg=error)
+    gke = Gke(module, p["location"])
+    path = cluster_path(module.project, p["location"], p["name"])
+    actual = gke.read_cluster(p["name"])
+
+    if p["state"] == "absent":
+        if actual is None:
+            module.exit_json(changed=False, cluster={}, diff=diff_result({}, {}))
+        if not module.check_mode:
+            gke.run("delete cluster %s" % p["name"], "delete_cluster", name=path)
+        module.exit_json(changed=True, cluster={}, diff=diff_result(actual, {}))
+
+    desired = desired_cluster(module)
+    if actual is None:
+        if not module.check_mode:
+            body = dict(desired, node_pools=[dict(
+                name="default-pool", initial_node_count=p["initial_node_count"],
+                config=dict(machine_type=p["machine_type"], oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
+                            workload_metadata_config=dict(mode="GKE_METADATA")))])
+            body = dict((k, v) for k, v in body.items() if v is not None)
+            gke.run("create cluster %s in %s" % (p["name"], p["location"]), "create_cluster",
+                    request=dict(parent="projects/%s/locations/%s" % (module.project, p["location"]), cluster=body))
+            actual = gke.read_cluster(p["name"])
+        module.exit_json(changed=True, cluster=actual or desired, diff=diff_result({}, actual or desired))
+
+    changes = compare(desired, actual)
+    updatable = [(prefix, field) for prefix, field in UPDATES if any(c == prefix or c.startswith(prefix + ".")
+                                                                     for c in changes)]
+    covered = [c for c in changes if any(c == prefix or c.startswith(prefix + ".") for prefix, _field in updatable)]
+    immutable = sorted(c for c in changes if c not in covered)
+    if immutable:
+        module.fail_json(msg="Cannot change %s of cluster %s in place (%s). Delete and re-create the cluster, or keep "
+                             "the current value." % (", ".join(immutable), p["name"], "; ".join(
+                                 "%s is %r, wanted %r" % (c, changes[c][0], changes[c][1]) for c in immutable)))
+    if not module.check_mode:
+        for prefix, field in updatable:
+            gke.run("update %s of cluster %s" % (prefix, p["name"]), "update_cluster",
+                    request=dict(name=path, update={field: update_value(desired, prefix)}))
+    after = merged(actual, desired) if module.check_mode or not changes else gke.read_cluster(p["name"])
+    module.exit_json(changed=bool(changes), cluster=after, changes=sorted(changes),
+                     diff=diff_result(actual, after), region=location_of(p["location"])[1])
+
+
+if __name__ == "__main__":
+    main()

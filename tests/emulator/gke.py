@@ -1,0 +1,418 @@
+"""GKE (container v1: clusters, node pools, operations) and GKE Hub (gkehub v1: memberships,
+features, operations)."""
+
+import base64
+import re
+
+from .compute import ref_path
+from .core import ApiError, handler, now_rfc3339
+from .others import lro_json
+
+NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
+# What GKE accepts for the accelerator shapes the collection uses (machine type -> facts).
+TPU_MACHINES = {"ct6e-standard-1t": "1x1", "ct6e-standard-4t": "2x2", "ct6e-standard-8t": "2x4",
+                "ct5lp-hightpu-1t": "1x1", "ct5lp-hightpu-4t": "2x2", "ct5lp-hightpu-8t": "2x4"}
+GPU_MACHINES = {"a3-highgpu-1g": ("nvidia-h100-80gb", 1), "a3-highgpu-2g": ("nvidia-h100-80gb", 2),
+                "a3-highgpu-4g": ("nvidia-h100-80gb", 4), "a3-highgpu-8g": ("nvidia-h100-80gb", 8),
+                "g2-standard-4": ("nvidia-l4", 1), "g2-standard-24": ("nvidia-l4", 2)}
+FAKE_CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nemulated-cluster-ca\n-----END CERTIFICATE-----\n").decode()
+
+
+def _bad(message):
+    return ApiError(400, message, status="INVALID_ARGUMENT")
+
+
+def _cluster_key(project, location, name):
+    return "container:projects/%s/locations/%s/clusters/%s" % (project, location, name)
+
+
+def _cluster(ctx):
+    key = _cluster_key(ctx.param("projectsId"), ctx.param("locationsId"), ctx.param("clustersId"))
+    cluster = ctx.emu.get(key)
+    if cluster is None:
+        raise ApiError(404, "Not found: projects/%s/locations/%s/clusters/%s." % (
+            ctx.param("projectsId"), ctx.param("locationsId"), ctx.param("clustersId")))
+    return key, cluster
+
+
+def _container_op(ctx, op_type, target, on_done, node_pool=None):
+    """A container Operation; GKE refuses a second operation on a cluster that has one running."""
+    cluster_target = target.split("/nodePools/")[0]
+    for op in ctx.emu.operations.values():
+        if not op.done and op.api == "container" and op.info["target"].split("/nodePools/")[0] == cluster_target:
+            raise ApiError(400, "Cluster is running incompatible operation %s." % op.name, status="FAILED_PRECONDITION")
+    info = {"target": target, "type": op_type, "location": ctx.param("locationsId"), "project": ctx.param("projectsId"),
+            "time": now_rfc3339(), "node_pool": node_pool}
+    op = ctx.emu.start_operation("container", ctx.method.id, on_done, info)
+    return 200, container_op_json(op)
+
+
+def container_op_json(op):
+    body = {"name": op.name, "operationType": op.info["type"], "status": "DONE" if op.done else "RUNNING",
+            "selfLink": "https://container.googleapis.com/v1/projects/%s/locations/%s/operations/%s" % (
+                op.info["project"], op.info["location"], op.name),
+            "targetLink": "https://container.googleapis.com/v1/" + op.info["target"],
+            "location": op.info["location"], "zone": op.info["location"], "startTime": op.info["time"]}
+    if op.done:
+        body["endTime"] = now_rfc3339()
+        if op.error:
+            body["error"] = {"code": 9, "message": op.error["message"]}
+            body["statusMessage"] = op.error["message"]
+    return body
+
+
+def _check_node_pool(pool, location):
+    config = pool.get("config", {})
+    machine = config.get("machineType", "e2-medium")
+    network = pool.get("networkConfig", {})
+    if "acceleratorNetworkProfile" in network and network["acceleratorNetworkProfile"] != "auto":
+        raise _bad("networkConfig.acceleratorNetworkProfile: only 'auto' is supported.")
+    if machine in TPU_MACHINES:
+        topology = pool.get("placementPolicy", {}).get("tpuTopology")
+        if topology and topology != TPU_MACHINES[machine]:
+            raise _bad("TPU topology %s is not valid for machine type %s (single-host topology is %s)."
+                       % (topology, machine, TPU_MACHINES[machine]))
+    for accel in config.get("accelerators", []):
+        want = GPU_MACHINES.get(machine)
+        count = int(accel.get("acceleratorCount", 0))
+        if want is None or accel.get("acceleratorType") != want[0] or count != want[1]:
+            raise _bad("Accelerator type %s with count %s is not supported with machine type %s."
+                       % (accel.get("acceleratorType"), count, machine))
+    auto = pool.get("autoscaling", {})
+    if auto.get("enabled") and int(auto.get("minNodeCount", 0)) > int(auto.get("maxNodeCount", 0)):
+        raise _bad("autoscaling.minNodeCount must not exceed maxNodeCount.")
+    pool.setdefault("initialNodeCount", 1)
+    pool.setdefault("locations", [location] if location.count("-") == 2 else [])
+    pool["status"] = "PROVISIONING"
+    pool.setdefault("version", "1.34.1-gke.1829001")
+    config.setdefault("diskSizeGb", 100)
+    pool["config"] = config
+    return pool
+
+
+@handler("container.projects.locations.clusters.create")
+def cluster_create(ctx):
+    project, location = ctx.param("projectsId"), ctx.param("locationsId")
+    cluster = dict(ctx.body.get("cluster") or {})
+    name = cluster.get("name", "")
+    if not NAME_RE.match(name):
+        raise _bad("Invalid value for field \"cluster.name\": \"%s\"." % name)
+    key = _cluster_key(project, location, name)
+    if ctx.emu.get(key):
+        raise ApiError(409, "Already exists: projects/%s/locations/%s/clusters/%s." % (project, location, name))
+    for field, kind in (("network", "networks"), ("subnetwork", "subnetworks")):
+        if field in cluster:
+            path = ref_path(cluster[field], project) or ""
+            if "/%s/" % kind not in path and "/" not in cluster[field]:
+                path = ("projects/%s/global/networks/%s" % (project, cluster[field]) if kind == "networks" else
+                        "projects/%s/regions/%s/subnetworks/%s" % (project, location.rsplit("-", 1)[0] if
+                                                                   location.count("-") == 2 else location, cluster[field]))
+            if ctx.emu.get("compute:" + path) is None:
+                raise _bad("%s \"%s\" does not exist." % (field.capitalize(), cluster[field]))
+            cluster[field] = path.rsplit("/", 1)[1]
+    pool_name = cluster.get("workloadIdentityConfig", {}).get("workloadPool")
+    if pool_name and pool_name != "%s.svc.id.goog" % project:
+        raise _bad("Workload pool must be %s.svc.id.goog." % project)
+    pools = cluster.pop("nodePools", None) or [{
+        "name": "default-pool", "initialNodeCount": cluster.pop("initialNodeCount", 3),
+        "config": cluster.pop("nodeConfig", {})}]
+    cluster["nodePools"] = [_check_node_pool(dict(p), location) for p in pools]
+    number = ctx.emu.project(project)["number"]
+    cluster.update({
+        "status": "PROVISIONING", "location": location, "zone": location, "createTime": now_rfc3339(),
+        "selfLink": "https://container.googleapis.com/v1/projects/%s/locations/%s/clusters/%s" % (project, location, name),
+        "endpoint": "127.0.0.1", "masterAuth": {"clusterCaCertificate": FAKE_CA},
+        "currentMasterVersion": "1.34.1-gke.1829001", "currentNodeVersion": "1.34.1-gke.1829001",
+        "id": ctx.emu.next_id(), "labelFingerprint": "a9dc16a7",
+    })
+    cluster.setdefault("network", "default")
+    cluster.setdefault("releaseChannel", {"channel": "REGULAR"})
+    cluster.setdefault("ipAllocationPolicy", {"useIpAliases": True})
+    cluster.setdefault("addonsConfig", {})
+    cluster["addonsConfig"].setdefault("httpLoadBalancing", {})
+    cluster["networkConfig"] = dict(cluster.get("networkConfig", {}), network="projects/%s/global/networks/%s" % (
+        project, cluster["network"]))
+    cluster["projectNumber"] = number
+    ctx.emu.store[key] = cluster
+
+    def done():
+        cluster["status"] = "RUNNING"
+        for pool in cluster["nodePools"]:
+            pool["status"] = "RUNNING"
+
+    op = _container_op(ctx, "CREATE_CLUSTER", key.split(":", 1)[1], done)
+    ctx.emu.operations[op[1]["name"]].info["on_error"] = lambda: cluster.update(status="ERROR")
+    return op
+
+
+@handler("container.projects.locations.clusters.get")
+def cluster_get(ctx):
+    return 200, _cluster(ctx)[1]
+
+
+@handler("container.projects.locations.clusters.list")
+def cluster_list(ctx):
+    prefix = "container:projects/%s/locations/" % ctx.param("projectsId")
+    location = ctx.param("locationsId")
+    clusters = [c for k, c in ctx.emu.items(prefix) if "/nodePools/" not in k and (location == "-" or c["location"] == location)]
+    return 200, {"clusters": clusters}
+
+
+@handler("container.projects.locations.clusters.delete")
+def cluster_delete(ctx):
+    key, cluster = _cluster(ctx)
+    members = [m["name"] for _key, m in ctx.emu.items("gkehub:") if m.get("endpoint", {}).get("gkeCluster", {}).get(
+        "resourceLink", "").endswith(key.split(":", 1)[1])]
+    if members:
+        raise ApiError(400, "Cluster is registered to fleet membership %s; unregister it first." % members[0],
+                       status="FAILED_PRECONDITION")
+    cluster["status"] = "STOPPING"
+    return _container_op(ctx, "DELETE_CLUSTER", key.split(":", 1)[1], lambda: ctx.emu.store.pop(key, None))
+
+
+UPDATABLE = {  # ClusterUpdate field -> cluster field it sets (dotted when nested)
+    "desiredGatewayApiConfig": "networkConfig.gatewayApiConfig", "desiredAddonsConfig": "addonsConfig",
+    "desiredMonitoringConfig": "monitoringConfig", "desiredReleaseChannel": "releaseChannel",
+    "desiredWorkloadIdentityConfig": "workloadIdentityConfig", "desiredPodAutoscaling": "podAutoscaling",
+    "desiredLoggingConfig": "loggingConfig",
+}
+
+
+@handler("container.projects.locations.clusters.update")
+def cluster_update(ctx):
+    key, cluster = _cluster(ctx)
+    update = ctx.body.get("update", {})
+    fields = [f for f in update if f.startswith("desired")]
+    if len(fields) != 1:
+        raise _bad("Exactly one update can be applied to a cluster with each request (got %s)." % ", ".join(fields))
+    field = fields[0]
+    if field not in UPDATABLE:
+        raise ApiError(501, "Update %s is not emulated." % field)
+
+    def done():
+        *parents, leaf = UPDATABLE[field].split(".")
+        holder = cluster
+        for parent in parents:
+            holder = holder.setdefault(parent, {})
+        current, value = holder.get(leaf), update[field]
+        holder[leaf] = dict(current, **value) if isinstance(current, dict) and isinstance(value, dict) else value
+    return _container_op(ctx, "UPDATE_CLUSTER", key.split(":", 1)[1], done)
+
+
+# -- node pools -------------------------------------------------------------------------------
+def _pool(ctx):
+    key, cluster = _cluster(ctx)
+    for pool in cluster["nodePools"]:
+        if pool["name"] == ctx.param("nodePoolsId"):
+            return key, cluster, pool
+    raise ApiError(404, "Not found: node pool %s." % ctx.param("nodePoolsId"))
+
+
+@handler("container.projects.locations.clusters.nodePools.create")
+def pool_create(ctx):
+    key, cluster = _cluster(ctx)
+    pool = dict(ctx.body.get("nodePool") or {})
+    if not NAME_RE.match(pool.get("name", "")):
+        raise _bad("Invalid value for field \"node_pool.name\": \"%s\"." % pool.get("name"))
+    if any(p["name"] == pool["name"] for p in cluster["nodePools"]):
+        raise ApiError(409, "Already exists: node pool %s." % pool["name"])
+    if cluster["status"] != "RUNNING":
+        raise ApiError(400, "Cluster is not running (status %s)." % cluster["status"], status="FAILED_PRECONDITION")
+    _check_node_pool(pool, ctx.param("locationsId"))
+    cluster["nodePools"].append(pool)
+    target = "%s/nodePools/%s" % (key.split(":", 1)[1], pool["name"])
+
+    def failed():
+        pool["status"] = "ERROR"
+        pool["conditions"] = [{"code": "GCE_STOCKOUT" if "STOCKOUT" in op_holder[0].error.get("code", "") else
+                               "GCE_QUOTA_EXCEEDED", "message": op_holder[0].error["message"]}]
+    status, body = _container_op(ctx, "CREATE_NODE_POOL", target, lambda: pool.update(status="RUNNING"))
+    op_holder = [ctx.emu.operations[body["name"]]]
+    op_holder[0].info["on_error"] = failed
+    stall = ctx.emu.take_fault(ctx.method.id, "condition")
+    if stall:  # as GKE does on a stockout: the operation keeps running, the pool says why
+        pool["conditions"] = [stall["condition"]]
+        op_holder[0].done_at += stall.get("stall_seconds", 3600)
+    return status, body
+
+
+@handler("container.projects.locations.clusters.nodePools.get")
+def pool_get(ctx):
+    return 200, _pool(ctx)[2]
+
+
+@handler("container.projects.locations.clusters.nodePools.list")
+def pool_list(ctx):
+    return 200, {"nodePools": _cluster(ctx)[1]["nodePools"]}
+
+
+@handler("container.projects.locations.clusters.nodePools.delete")
+def pool_delete(ctx):
+    key, cluster, pool = _pool(ctx)
+    pool["status"] = "STOPPING"
+    target = "%s/nodePools/%s" % (key.split(":", 1)[1], pool["name"])
+    return _container_op(ctx, "DELETE_NODE_POOL", target, lambda: cluster["nodePools"].remove(pool))
+
+
+@handler("container.projects.locations.clusters.nodePools.setSize")
+def pool_set_size(ctx):
+    key, _cluster_, pool = _pool(ctx)
+    count = int(ctx.body.get("nodeCount", 0))
+    target = "%s/nodePools/%s" % (key.split(":", 1)[1], pool["name"])
+    return _container_op(ctx, "SET_NODE_POOL_SIZE", target, lambda: pool.update(initialNodeCount=count))
+
+
+@handler("container.projects.locations.clusters.nodePools.setAutoscaling")
+def pool_set_autoscaling(ctx):
+    key, _cluster_, pool = _pool(ctx)
+    autoscaling = ctx.body.get("autoscaling", {})
+    if autoscaling.get("enabled") and int(autoscaling.get("minNodeCount", 0)) > int(autoscaling.get("maxNodeCount", 0)):
+        raise _bad("autoscaling.minNodeCount must not exceed maxNodeCount.")
+    target = "%s/nodePools/%s" % (key.split(":", 1)[1], pool["name"])
+    return _container_op(ctx, "SET_NODE_POOL_AUTOSCALING", target, lambda: pool.update(autoscaling=autoscaling))
+
+
+@handler("container.projects.locations.operations.get")
+def container_operation(ctx):
+    op = ctx.emu.operations.get(ctx.param("operationsId"))
+    if op is None or op.api != "container":
+        raise ApiError(404, "Operation %s not found." % ctx.param("operationsId"))
+    return 200, container_op_json(op)
+
+
+# -- GKE Hub ----------------------------------------------------------------------------------
+def _hub_lro(ctx, target, response_type, on_done):
+    def done():
+        return dict(on_done() or {}, **{"@type": "type.googleapis.com/google.cloud.gkehub.v1." + response_type})
+    op = ctx.emu.start_operation("gkehub", ctx.method.id, done, {"target": target},
+                                 prefix="projects/%s/locations/global/operations/operation-" % ctx.param("projectsId"))
+    return 200, {"name": op.name, "done": False}
+
+
+def _empty_lro(ctx, target, on_done):
+    def done():
+        on_done()
+        return {"@type": "type.googleapis.com/google.protobuf.Empty"}
+    op = ctx.emu.start_operation("gkehub", ctx.method.id, done, {"target": target},
+                                 prefix="projects/%s/locations/global/operations/operation-" % ctx.param("projectsId"))
+    return 200, {"name": op.name, "done": False}
+
+
+def _hub_key(ctx, kind, name=None):
+    return "gkehub:projects/%s/locations/%s/%s/%s" % (ctx.param("projectsId"), ctx.param("locationsId"), kind,
+                                                      name or ctx.param(kind + "Id"))
+
+
+@handler("gkehub.projects.locations.memberships.create")
+def membership_create(ctx):
+    name = ctx.param("membershipId") or ""
+    if not NAME_RE.match(name):
+        raise _bad("membershipId \"%s\" is invalid." % name)
+    key = _hub_key(ctx, "memberships", name)
+    if ctx.emu.get(key) or key in ctx.emu.reserved:
+        raise ApiError(409, "Membership %s already exists." % name, status="ALREADY_EXISTS")
+    link = ctx.body.get("endpoint", {}).get("gkeCluster", {}).get("resourceLink", "")
+    path = link.replace("//container.googleapis.com/", "")
+    if not path or ctx.emu.get("container:" + path) is None:
+        raise _bad("endpoint.gkeCluster.resourceLink: cluster %s does not exist." % (link or "(empty)"))
+    membership = dict(ctx.body, name=key.split(":", 1)[1], state={"code": "READY"}, createTime=now_rfc3339(),
+                      uniqueId=ctx.emu.next_id())
+    ctx.emu.reserved.add(key)
+
+    def done():
+        ctx.emu.reserved.discard(key)
+        ctx.emu.store[key] = membership
+        return membership
+    return _hub_lro(ctx, key, "Membership", done)
+
+
+@handler("gkehub.projects.locations.memberships.get")
+def membership_get(ctx):
+    membership = ctx.emu.get(_hub_key(ctx, "memberships"))
+    if membership is None:
+        raise ApiError(404, "Resource '%s' was not found" % _hub_key(ctx, "memberships").split(":", 1)[1])
+    return 200, membership
+
+
+@handler("gkehub.projects.locations.memberships.delete")
+def membership_delete(ctx):
+    key = _hub_key(ctx, "memberships")
+    if ctx.emu.get(key) is None:
+        raise ApiError(404, "Resource '%s' was not found" % key.split(":", 1)[1])
+    for _key, feature in ctx.emu.items("gkehub:projects/%s/locations/global/features/" % ctx.param("projectsId")):
+        if feature.get("spec", {}).get("multiclusteringress", {}).get("configMembership", "").endswith(
+                "/memberships/" + ctx.param("membershipsId")):
+            raise ApiError(400, "Membership is the config membership of feature multiclusteringress; delete or "
+                                "update the feature first.", status="FAILED_PRECONDITION")
+    return _empty_lro(ctx, key, lambda: ctx.emu.store.pop(key, None))
+
+
+def _check_feature_spec(ctx, feature):
+    config = feature.get("spec", {}).get("multiclusteringress", {}).get("configMembership")
+    if config is not None:
+        path = re.sub(r"^projects/\d+/", "projects/%s/" % ctx.param("projectsId"), config)
+        if ctx.emu.get("gkehub:" + path) is None:
+            raise _bad("spec.multiclusteringress.configMembership: membership %s does not exist." % config)
+
+
+@handler("gkehub.projects.locations.features.create")
+def feature_create(ctx):
+    name = ctx.param("featureId") or ""
+    key = _hub_key(ctx, "features", name)
+    if ctx.emu.get(key):
+        raise ApiError(409, "Feature %s already exists." % name, status="ALREADY_EXISTS")
+    service = "%s.googleapis.com" % name
+    ctx.emu.check_service(ctx.emu.project(ctx.param("projectsId")), service)
+    _check_feature_spec(ctx, ctx.body)
+    feature = dict(ctx.body, name=key.split(":", 1)[1], resourceState={"state": "ACTIVE"}, createTime=now_rfc3339())
+
+    def done():
+        ctx.emu.store[key] = feature
+        return feature
+    return _hub_lro(ctx, key, "Feature", done)
+
+
+@handler("gkehub.projects.locations.features.get")
+def feature_get(ctx):
+    feature = ctx.emu.get(_hub_key(ctx, "features"))
+    if feature is None:
+        raise ApiError(404, "Resource '%s' was not found" % _hub_key(ctx, "features").split(":", 1)[1])
+    return 200, feature
+
+
+@handler("gkehub.projects.locations.features.patch")
+def feature_patch(ctx):
+    key = _hub_key(ctx, "features")
+    feature = ctx.emu.get(key)
+    if feature is None:
+        raise ApiError(404, "Resource '%s' was not found" % key.split(":", 1)[1])
+    mask = [m for m in (ctx.param("updateMask") or "").split(",") if m]
+    if not mask:
+        raise _bad("updateMask is required.")
+    _check_feature_spec(ctx, ctx.body)
+
+    def done():
+        for field in mask:
+            top = field.split(".")[0]
+            feature[top] = ctx.body.get(top, {})
+        return feature
+    return _hub_lro(ctx, key, "Feature", done)
+
+
+@handler("gkehub.projects.locations.features.delete")
+def feature_delete(ctx):
+    key = _hub_key(ctx, "features")
+    if ctx.emu.get(key) is None:
+        raise ApiError(404, "Resource '%s' was not found" % key.split(":", 1)[1])
+    return _empty_lro(ctx, key, lambda: ctx.emu.store.pop(key, None))
+
+
+@handler("gkehub.projects.locations.operations.get")
+def hub_operation(ctx):
+    name = "projects/%s/locations/%s/operations/%s" % (ctx.param("projectsId"), ctx.param("locationsId"),
+                                                       ctx.param("operationsId"))
+    op = ctx.emu.operations.get(name)
+    if op is None:
+        raise ApiError(404, "Operation %s not found." % name)
+    return 200, lro_json(op)
+

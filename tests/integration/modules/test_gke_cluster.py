@@ -1,0 +1,76 @@
+"""gke_cluster against the emulator."""
+
+import pytest
+
+KEY = "container:projects/test-project-1/locations/europe-west4-a/clusters/gke-a"
+
+
+@pytest.fixture
+def net(gcp):
+    gcp.run("compute_network", name="vpc", mtu=8896)
+    gcp.run("compute_subnetwork", name="nodes", region="europe-west4", network="vpc", ip_cidr_range="10.0.1.0/24")
+    return gcp
+
+
+def cluster(gcp, **kw):
+    args = dict(name="gke-a", location="europe-west4-a", network="vpc", subnetwork="nodes")
+    args.update(kw)
+    return gcp.run("gke_cluster", **args)
+
+
+def test_cluster_lifecycle(net):
+    gcp = net
+    assert cluster(gcp, check=True)["changed"] and gcp.resource(KEY) is None
+    created = cluster(gcp)
+    assert created["changed"] and created["cluster"]["status"] == "RUNNING", created
+    stored = gcp.resource(KEY)
+    assert stored["networkConfig"]["datapathProvider"] == "ADVANCED_DATAPATH"
+    assert stored["networkConfig"]["gatewayApiConfig"]["channel"] == "CHANNEL_STANDARD"
+    assert stored["addonsConfig"]["gcsFuseCsiDriverConfig"]["enabled"] is True
+    assert stored["workloadIdentityConfig"]["workloadPool"] == "test-project-1.svc.id.goog"
+    assert stored["monitoringConfig"]["managedPrometheusConfig"]["enabled"] is True
+    assert stored["podAutoscaling"]["hpaProfile"] == "PERFORMANCE"
+    pool = stored["nodePools"][0]
+    assert pool["config"]["machineType"] == "e2-standard-16"
+    assert pool["config"]["workloadMetadataConfig"]["mode"] == "GKE_METADATA"
+    gcp.control("DELETE", "requests")
+    assert not cluster(gcp)["changed"]
+    assert gcp.requests(mutating=True) == []
+
+    # two mutable settings: two update calls (GKE applies one per call)
+    updated = cluster(gcp, release_channel="REGULAR", gcs_fuse_csi_driver=False)
+    assert updated["changed"], updated
+    updates = [r for r in gcp.requests() if r["method_id"] == "container.projects.locations.clusters.update"]
+    assert len(updates) == 2
+    assert gcp.resource(KEY)["releaseChannel"]["channel"] == "REGULAR"
+    assert not cluster(gcp, release_channel="REGULAR", gcs_fuse_csi_driver=False)["changed"]
+
+    immutable = cluster(gcp, datapath_provider="LEGACY_DATAPATH", release_channel="REGULAR", gcs_fuse_csi_driver=False)
+    assert immutable["failed"] and "network_config.datapath_provider" in immutable["msg"]
+
+    assert cluster(gcp, state="absent")["changed"]
+    assert gcp.resource(KEY) is None
+    assert not cluster(gcp, state="absent")["changed"]
+
+
+def test_operation_in_progress_is_waited_out(net):
+    gcp = net
+    cluster(gcp)
+    gcp.fault("container.projects.locations.clusters.update", status=400, count=2, grpc_status="FAILED_PRECONDITION",
+              message="Cluster is running incompatible operation operation-123.")
+    assert cluster(gcp, release_channel="STABLE")["changed"]
+
+
+def test_operation_timeout(net):
+    gcp = net
+    gcp.control("POST", "config", {"latency": {"container.projects.locations.clusters.create": 5000}})
+    try:
+        result = cluster(gcp, timeout=1)
+    finally:
+        gcp.control("POST", "config", {"latency": {"container.projects.locations.clusters.create": 480}})
+    assert result["failed"] and "still running after 1 s" in result["msg"]
+
+
+def test_missing_network_is_refused(gcp):
+    result = cluster(gcp)
+    assert result["failed"] and "does not exist" in result["msg"]
