@@ -74,3 +74,20 @@ def test_operation_timeout(net):
 def test_missing_network_is_refused(gcp):
     result = cluster(gcp)
     assert result["failed"] and "does not exist" in result["msg"]
+
+
+def test_kubeconfig_without_gcloud(net, tmp_path):
+    gcp = net
+    cluster(gcp)
+    path = tmp_path / "kube" / "config"
+    result = gcp.run("gke_kubeconfig", cluster="gke-a", location="europe-west4-a", path=str(path))
+    assert not result["changed"] and result["context"] == "gke_test-project-1_europe-west4-a_gke-a"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    import json
+    config = json.loads(path.read_text())
+    token = config["users"][0]["user"]["token"]
+    assert token.startswith("ya29.emulator-") and token in gcp.emu.tokens  # a real token from the SA flow
+    assert token not in json.dumps(result)
+    assert config["clusters"][0]["cluster"]["server"] == result["host"]
+    missing = gcp.run("gke_kubeconfig", cluster="nope", location="europe-west4-a", path=str(path))
+    assert missing["failed"] and "does not exist" in missing["msg"]

@@ -65,6 +65,18 @@ def test_site_twice_second_run_changes_nothing(gcp, tmp_path):
     assert res["storage:b/test-project-1-gemma-weights"]
     roles = {b["role"] for b in res["storage:iam/test-project-1-gemma-weights"]["bindings"]}
     assert {"roles/storage.objectViewer", "roles/storage.objectUser"} <= roles
+    for region, zone in (("europe-west4", "europe-west4-a"), ("us-east5", "us-east5-b")):
+        cluster = res["container:projects/test-project-1/locations/%s/clusters/gke-%s" % (zone, region)]
+        assert cluster["status"] == "RUNNING" and cluster["subnetwork"] == "tpu-gke-dranet-node-subnet"
+        pool = [p for p in cluster["nodePools"] if p["name"] == "tpu-v6e-pool"][0]
+        assert pool["networkConfig"]["acceleratorNetworkProfile"] == "auto"
+        assert res["gkehub:projects/test-project-1/locations/global/memberships/gke-%s" % region]
+    hub = "gkehub:projects/test-project-1/locations/global/features/"
+    assert res[hub + "multiclusterservicediscovery"]
+    assert res[hub + "multiclusteringress"]["spec"]["multiclusteringress"]["configMembership"].endswith("/gke-us-east5")
+    admins = [b for b in res["cloudresourcemanager:iam/test-project-1"]["bindings"] if b["role"] == "roles/container.admin"]
+    assert admins[0]["members"] == ["serviceAccount:service-123456789012@gcp-sa-multiclusteringress.iam.gserviceaccount.com"]
+    assert "cluster" in out and "node pool" in out and "(config cluster)" in out  # the per-region timings
 
     gcp.control("DELETE", "requests")
     code, out = playbook(gcp, inv)
@@ -115,3 +127,21 @@ def test_missing_or_bad_project(gcp, tmp_path, value, message):
     code, out = playbook(gcp, inv)
     assert code != 0 and message in out
     assert gcp.requests(mutating=True) == []
+
+
+def test_gpu_profile(gcp, tmp_path):
+    inv = local_inventory(tmp_path, gcp, overrides={"all": {"gke_accelerator_profile": "gpu_h100"}})
+    code, out = playbook(gcp, inv)
+    assert code == 0, out
+    cluster = gcp.resource("container:projects/test-project-1/locations/us-east5-b/clusters/gke-us-east5")
+    pool = [p for p in cluster["nodePools"] if p["name"] == "gpu-h100-pool"][0]
+    assert pool["config"]["machineType"] == "a3-highgpu-2g" and pool["config"]["spot"] is True
+    assert pool["autoscaling"] == {"enabled": True, "minNodeCount": 1, "maxNodeCount": 3}
+    assert pool["networkConfig"]["acceleratorNetworkProfile"] == "auto"
+
+
+def test_config_cluster_not_in_inventory(gcp, tmp_path):
+    inv = local_inventory(tmp_path, gcp, overrides={"all": {"gke_config_region": "asia-east1"}})
+    code, out = playbook(gcp, inv)
+    assert code != 0 and "'asia-east1' is not the region of any host of the play" in out
+    assert gcp.resources("gkehub:") == {}

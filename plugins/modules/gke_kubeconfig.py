@@ -1,0 +1,153 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: gke_inference.multicluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: gke_kubeconfig
+short_description: Write a kubeconfig for a GKE cluster without gcloud
+version_added: 0.1.0
+description:
+  - Reads the cluster's endpoint and CA certificate and writes a kubeconfig file (mode 0600) with a
+    short-lived OAuth access token from the module's Google credentials, for C(kubernetes.core)
+    modules (C(kubeconfig) option) - no C(gcloud) or C(gke-gcloud-auth-plugin) needed.
+  - The token is written to the file only; it is never returned. It expires after about an hour:
+    run the module again at the start of each play that talks to the cluster.
+  - The file is rewritten on every run (the token changes); the module reports no change, since
+    nothing changes in the project.
+options:
+  cluster:
+    description: Cluster name.
+    type: str
+    required: true
+  location:
+    description: Cluster location (zone or region).
+    type: str
+    required: true
+  path:
+    description: Where to write the kubeconfig.
+    type: path
+    required: true
+  use_internal_ip:
+    description: Use the control plane's private endpoint.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - gke_inference.multicluster.gcp
+attributes:
+  check_mode:
+    support: full
+    details: >-
+      The kubeconfig is written in check mode too, so that later tasks can run their own checks; a
+      cluster that does not exist yet gives a warning instead of an error.
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
+author:
+  - gke_inference.multicluster maintainers (@gke-inference)
+"""
+
+EXAMPLES = r"""
+- name: Credentials for this region's cluster
+  gke_inference.multicluster.gke_kubeconfig:
+    project: my-project
+    cluster: gke-us-east5
+    location: us-east5-b
+    path: "{{ playbook_dir }}/.kube/gke-us-east5"
+  register: kube
+
+- name: Use them
+  kubernetes.core.k8s_info:
+    kubeconfig: "{{ kube.path }}"
+    kind: Node
+"""
+
+RETURN = r"""
+path:
+  description: The kubeconfig written.
+  returned: success
+  type: str
+host:
+  description: The API server URL.
+  returned: success
+  type: str
+  sample: https://203.0.113.10
+context:
+  description: The kubeconfig's context name (gcloud's naming).
+  returned: success
+  type: str
+  sample: gke_my-project_us-east5-b_gke-us-east5
+"""
+
+import base64
+import json
+import os
+import tempfile
+
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.container import Gke
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.gcp import GcpModule
+
+
+def main():
+    module = GcpModule(
+        argument_spec=dict(
+            cluster=dict(type="str", required=True),
+            location=dict(type="str", required=True),
+            path=dict(type="path", required=True),
+            use_internal_ip=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    cluster = Gke(module, p["location"]).read_cluster(p["cluster"])
+    context = "gke_%s_%s_%s" % (module.project, p["location"], p["cluster"])
+    if cluster is None and module.check_mode:
+        module.warn("cluster %s does not exist yet; check mode assumes an earlier task creates it." % p["cluster"])
+        module.exit_json(changed=False, path=p["path"], host="", context=context)
+    if cluster is None:
+        module.fail_json(msg="cluster: %s does not exist in %s." % (p["cluster"], p["location"]))
+    if cluster.get("status") not in ("RUNNING", "RECONCILING"):
+        module.fail_json(msg="cluster: %s is %s; wait until it is RUNNING." % (p["cluster"], cluster.get("status")))
+    endpoint = cluster.get("endpoint")
+    if p["use_internal_ip"]:
+        endpoint = cluster.get("private_cluster_config", {}).get("private_endpoint") or endpoint
+    host = endpoint if "://" in endpoint else "https://%s" % endpoint
+
+    from google.auth.transport.requests import Request
+
+    credentials = module.credentials
+    try:
+        credentials.refresh(Request())
+    except Exception as exc:  # pylint: disable=broad-except
+        module.fail_json(msg="Failed to get an access token for cluster %s: %s" % (p["cluster"], exc))
+    config = {
+        "apiVersion": "v1", "kind": "Config", "current-context": context,
+        "clusters": [{"name": context, "cluster": {
+            "server": host, "certificate-authority-data": cluster.get("master_auth", {}).get("cluster_ca_certificate", "")}}],
+        "users": [{"name": context, "user": {"token": credentials.token}}],
+        "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
+    }
+    if not config["clusters"][0]["cluster"]["certificate-authority-data"]:
+        module.fail_json(msg="cluster: %s has no CA certificate yet; wait until it is RUNNING." % p["cluster"])
+    base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"])
+    directory = os.path.dirname(os.path.abspath(p["path"]))
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o700)
+    handle, temp = tempfile.mkstemp(dir=directory, prefix=".kubeconfig-")
+    with os.fdopen(handle, "w") as out:
+        json.dump(config, out)
+    os.chmod(temp, 0o600)
+    os.rename(temp, p["path"])
+    module.exit_json(changed=False, path=p["path"], host=host, context=context)
+
+
+if __name__ == "__main__":
+    main()
