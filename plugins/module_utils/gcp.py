@@ -15,6 +15,7 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_requ
 
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.auth import (
     AUTH_KINDS, CredentialsError, get_credentials, keep_on_endpoint)
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.diff import diff_result
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.errors import explain
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.operations import (
     OperationError, OperationTimeout, Waiter, compute_state, container_state, longrunning_state)
@@ -129,6 +130,15 @@ class GcpModule(AnsibleModule):
                 self.fail_json(msg=missing_required_lib(CLIENTS.get(name, ("google-cloud-storage",))[0]),
                                exception=traceback.format_exc())
         return self._clients[name]
+
+    def exit_absent(self, actual, delete, key):
+        """``state: absent``: call ``delete()`` when the resource exists (not in check mode) and exit,
+        returning the resource under ``key`` as empty."""
+        if actual is None:
+            self.exit_json(changed=False, diff=diff_result({}, {}), **{key: {}})
+        if not self.check_mode:
+            delete()
+        self.exit_json(changed=True, diff=diff_result(actual, {}), **{key: {}})
 
     # -- calls ---------------------------------------------------------------------------------
     def fail_api(self, exc, action, context=None, **extra):

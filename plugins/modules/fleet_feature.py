@@ -31,17 +31,9 @@ options:
     choices: [present, absent]
     default: present
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
   - gke_inference.multicluster.gcp
+  - gke_inference.multicluster.gcp.ATTRIBUTES
   - gke_inference.multicluster.gcp.OPERATION
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    support: full
-    platforms: posix
 author:
   - gke_inference.multicluster maintainers (@gke-inference)
 """
@@ -96,12 +88,9 @@ def main():
     actual = to_dict(found) if found is not None else None
 
     if p["state"] == "absent":
-        if actual is None:
-            module.exit_json(changed=False, feature={}, diff=diff_result({}, {}))
-        if not module.check_mode:
-            action = "disable feature %s" % p["name"]
-            module.wait_longrunning(module.call(action, client.delete_feature, name=name), "gkehub", action)
-        module.exit_json(changed=True, feature={}, diff=diff_result(actual, {}))
+        action = "disable feature %s" % p["name"]
+        module.exit_absent(actual, lambda: module.wait_longrunning(
+            module.call(action, client.delete_feature, name=name), "gkehub", action), "feature")
 
     spec = {}
     if p["config_membership"]:

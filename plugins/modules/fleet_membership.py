@@ -38,17 +38,9 @@ options:
     choices: [present, absent]
     default: present
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
   - gke_inference.multicluster.gcp
+  - gke_inference.multicluster.gcp.ATTRIBUTES
   - gke_inference.multicluster.gcp.OPERATION
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    support: full
-    platforms: posix
 author:
   - gke_inference.multicluster maintainers (@gke-inference)
 """
@@ -102,12 +94,9 @@ def main():
     actual = to_dict(found) if found is not None else None
 
     if p["state"] == "absent":
-        if actual is None:
-            module.exit_json(changed=False, membership={}, diff=diff_result({}, {}))
-        if not module.check_mode:
-            action = "delete membership %s" % p["name"]
-            module.wait_longrunning(module.call(action, client.delete_membership, name=name), "gkehub", action)
-        module.exit_json(changed=True, membership={}, diff=diff_result(actual, {}))
+        action = "delete membership %s" % p["name"]
+        module.exit_absent(actual, lambda: module.wait_longrunning(
+            module.call(action, client.delete_membership, name=name), "gkehub", action), "membership")
 
     link = "//container.googleapis.com/projects/%s/locations/%s/clusters/%s" % (module.project, p["cluster_location"], p["cluster"])
     desired = dict(endpoint=dict(gke_cluster=dict(resource_link=link)))

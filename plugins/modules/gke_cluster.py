@@ -91,16 +91,8 @@ options:
     type: int
     default: 2700
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
   - gke_inference.multicluster.gcp
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    support: full
-    platforms: posix
+  - gke_inference.multicluster.gcp.ATTRIBUTES
 author:
   - gke_inference.multicluster maintainers (@gke-inference)
 """
@@ -204,11 +196,7 @@ def main():
     actual = gke.read_cluster(p["name"])
 
     if p["state"] == "absent":
-        if actual is None:
-            module.exit_json(changed=False, cluster={}, diff=diff_result({}, {}))
-        if not module.check_mode:
-            gke.run("delete cluster %s" % p["name"], "delete_cluster", name=path)
-        module.exit_json(changed=True, cluster={}, diff=diff_result(actual, {}))
+        module.exit_absent(actual, lambda: gke.run("delete cluster %s" % p["name"], "delete_cluster", name=path), "cluster")
 
     desired = desired_cluster(module)
     if actual is None:

@@ -16,7 +16,7 @@ description:
   - Reads the cluster's endpoint and CA certificate and writes a kubeconfig file (mode 0600) with a
     short-lived OAuth access token from the module's Google credentials, for C(kubernetes.core)
     modules (C(kubeconfig) option) - no C(gcloud) or C(gke-gcloud-auth-plugin) needed.
-  - The token is written to the file only; it is never returned. It expires after about an hour:
+  - The token is written to the file only; it is never returned. It expires after about an hour, so
     run the module again at the start of each play that talks to the cluster.
   - The file is rewritten on every run (the token changes); the module reports no change, since
     nothing changes in the project.

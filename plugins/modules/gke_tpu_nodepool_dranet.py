@@ -94,16 +94,8 @@ options:
     type: int
     default: 2700
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
   - gke_inference.multicluster.gcp
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    support: full
-    platforms: posix
+  - gke_inference.multicluster.gcp.ATTRIBUTES
 author:
   - gke_inference.multicluster maintainers (@gke-inference)
 """
@@ -238,17 +230,15 @@ def main():
     actual = gke.read_node_pool(p["cluster"], p["name"])
 
     if p["state"] == "absent":
-        if actual is None:
-            module.exit_json(changed=False, node_pool={}, diff=diff_result({}, {}))
-        if not module.check_mode:
-            gke.run("delete node pool %s" % p["name"], "delete_node_pool", name=pool_path)
-        module.exit_json(changed=True, node_pool={}, diff=diff_result(actual, {}))
+        module.exit_absent(actual, lambda: gke.run("delete node pool %s" % p["name"], "delete_node_pool", name=pool_path),
+                           "node_pool")
 
     desired = desired_pool(p)
     if actual is None:
         if not module.check_mode:
             if gke.read_cluster(p["cluster"]) is None:
                 module.fail_json(msg="cluster: %s does not exist in %s; create it first (gke_cluster)." % (p["cluster"], p["location"]))
+
             def capacity_problem():
                 """GKE keeps retrying a stockout for a long time; its node pool condition says so at once."""
                 pool = gke.read_node_pool(p["cluster"], p["name"]) or {}

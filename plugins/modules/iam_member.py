@@ -47,16 +47,8 @@ options:
     choices: [present, absent]
     default: present
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
   - gke_inference.multicluster.gcp
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    support: full
-    platforms: posix
+  - gke_inference.multicluster.gcp.ATTRIBUTES
 author:
   - gke_inference.multicluster maintainers (@gke-inference)
 """

@@ -32,17 +32,9 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
   - gke_inference.multicluster.gcp
+  - gke_inference.multicluster.gcp.ATTRIBUTES
   - gke_inference.multicluster.gcp.OPERATION
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    support: full
-    platforms: posix
 author:
   - gke_inference.multicluster maintainers (@gke-inference)
 """

@@ -55,16 +55,8 @@ options:
     choices: [present, absent]
     default: present
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
   - gke_inference.multicluster.gcp
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    support: full
-    platforms: posix
+  - gke_inference.multicluster.gcp.ATTRIBUTES
 author:
   - gke_inference.multicluster maintainers (@gke-inference)
 """
@@ -147,11 +139,8 @@ def main():
     actual = describe(existing) if existing is not None else None
 
     if p["state"] == "absent":
-        if actual is None:
-            module.exit_json(changed=False, bucket={}, diff=diff_result({}, {}))
-        if not module.check_mode:
-            module.call("delete bucket %s" % p["name"], existing.delete, force=p["force"])
-        module.exit_json(changed=True, bucket={}, diff=diff_result(actual, {}))
+        module.exit_absent(actual, lambda: module.call("delete bucket %s" % p["name"], existing.delete, force=p["force"]),
+                           "bucket")
 
     desired = dict(name=p["name"], location=p["location"].upper(), storage_class=p["storage_class"],
                    uniform_bucket_level_access=p["uniform_bucket_level_access"],

@@ -415,4 +415,3 @@ def hub_operation(ctx):
     if op is None:
         raise ApiError(404, "Operation %s not found." % name)
     return 200, lro_json(op)
-

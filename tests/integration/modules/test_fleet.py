@@ -67,3 +67,15 @@ def test_membership_of_missing_cluster_is_refused(gcp):
 def test_mci_needs_config_membership(gcp):
     result = gcp.run("fleet_feature", name="multiclusteringress")
     assert result["failed"] and result["msg"].startswith("config_membership:")
+
+
+def test_transient_errors_are_retried_on_gke_and_hub(clusters):
+    gcp = clusters
+    gcp.fault("gkehub.projects.locations.memberships.create", status=503, count=1)
+    gcp.fault("gkehub.projects.locations.operations.get", status=429, count=1)
+    gcp.fault("container.projects.locations.clusters.get", status=504, count=1)
+    assert member(gcp, "us-east5", "us-east5-b")["changed"]
+    assert not gcp.run("gke_cluster", name="gke-us-east5", location="us-east5-b", network="vpc",
+                       subnetwork="nodes")["changed"]
+    statuses = {r["status"] for r in gcp.requests()}
+    assert {503, 429, 504} <= statuses

@@ -56,7 +56,9 @@ def test_gpu_pool_spot_and_autoscaling(gke):
     assert stored["config"]["accelerators"][0]["gpuDriverInstallationConfig"]["gpuDriverVersion"] == "LATEST"
     assert stored["config"]["spot"] is True and stored["autoscaling"]["maxNodeCount"] == 3
     assert not pool(gcp, **args)["changed"]
-    wider = pool(gcp, **dict(args, autoscaling={"min_node_count": 1, "max_node_count": 5}))
+    wider_args = dict(args)
+    wider_args["autoscaling"] = {"min_node_count": 1, "max_node_count": 5}
+    wider = pool(gcp, **wider_args)
     assert wider["changed"] and stored_pool(gcp, "gpu-pool")["autoscaling"]["maxNodeCount"] == 5
 
 
