@@ -77,6 +77,9 @@ def test_site_twice_second_run_changes_nothing(gcp, tmp_path):
     admins = [b for b in res["cloudresourcemanager:iam/test-project-1"]["bindings"] if b["role"] == "roles/container.admin"]
     assert admins[0]["members"] == ["serviceAccount:service-123456789012@gcp-sa-multiclusteringress.iam.gserviceaccount.com"]
     assert "cluster" in out and "node pool" in out and "(config cluster)" in out  # the per-region timings
+    # kubeconfigs (they hold a token) are written where the inventory says, never into the checkout
+    assert not os.path.exists(os.path.join(ROOT, "playbooks", ".kube"))
+    assert os.path.exists(os.path.join(inv, "..", "..", ".emulator", "kube", "gke-us-east5"))
 
     gcp.control("DELETE", "requests")
     code, out = playbook(gcp, inv)
