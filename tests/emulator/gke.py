@@ -282,17 +282,12 @@ def container_operation(ctx):
 
 # -- GKE Hub ----------------------------------------------------------------------------------
 def _hub_lro(ctx, target, response_type, on_done):
+    """A google.longrunning operation; ``response_type`` None answers google.protobuf.Empty."""
     def done():
-        return dict(on_done() or {}, **{"@type": "type.googleapis.com/google.cloud.gkehub.v1." + response_type})
-    op = ctx.emu.start_operation("gkehub", ctx.method.id, done, {"target": target},
-                                 prefix="projects/%s/locations/global/operations/operation-" % ctx.param("projectsId"))
-    return 200, {"name": op.name, "done": False}
-
-
-def _empty_lro(ctx, target, on_done):
-    def done():
-        on_done()
-        return {"@type": "type.googleapis.com/google.protobuf.Empty"}
+        response = on_done()
+        if response_type is None:
+            return {"@type": "type.googleapis.com/google.protobuf.Empty"}
+        return dict(response, **{"@type": "type.googleapis.com/google.cloud.gkehub.v1." + response_type})
     op = ctx.emu.start_operation("gkehub", ctx.method.id, done, {"target": target},
                                  prefix="projects/%s/locations/global/operations/operation-" % ctx.param("projectsId"))
     return 200, {"name": op.name, "done": False}
@@ -301,6 +296,15 @@ def _empty_lro(ctx, target, on_done):
 def _hub_key(ctx, kind, name=None):
     return "gkehub:projects/%s/locations/%s/%s/%s" % (ctx.param("projectsId"), ctx.param("locationsId"), kind,
                                                       name or ctx.param(kind + "Id"))
+
+
+def _hub_existing(ctx, kind):
+    """(key, resource) of the membership or feature the request names, or 404."""
+    key = _hub_key(ctx, kind)
+    found = ctx.emu.get(key)
+    if found is None:
+        raise ApiError(404, "Resource '%s' was not found" % key.split(":", 1)[1])
+    return key, found
 
 
 @handler("gkehub.projects.locations.memberships.create")
@@ -326,25 +330,20 @@ def membership_create(ctx):
     return _hub_lro(ctx, key, "Membership", done)
 
 
-@handler("gkehub.projects.locations.memberships.get")
-def membership_get(ctx):
-    membership = ctx.emu.get(_hub_key(ctx, "memberships"))
-    if membership is None:
-        raise ApiError(404, "Resource '%s' was not found" % _hub_key(ctx, "memberships").split(":", 1)[1])
-    return 200, membership
+@handler("gkehub.projects.locations.memberships.get", "gkehub.projects.locations.features.get")
+def hub_get(ctx):
+    return 200, _hub_existing(ctx, ctx.method.id.split(".")[3])[1]
 
 
 @handler("gkehub.projects.locations.memberships.delete")
 def membership_delete(ctx):
-    key = _hub_key(ctx, "memberships")
-    if ctx.emu.get(key) is None:
-        raise ApiError(404, "Resource '%s' was not found" % key.split(":", 1)[1])
+    key = _hub_existing(ctx, "memberships")[0]
     for _key, feature in ctx.emu.items("gkehub:projects/%s/locations/global/features/" % ctx.param("projectsId")):
         if feature.get("spec", {}).get("multiclusteringress", {}).get("configMembership", "").endswith(
                 "/memberships/" + ctx.param("membershipsId")):
             raise ApiError(400, "Membership is the config membership of feature multiclusteringress; delete or "
                                 "update the feature first.", status="FAILED_PRECONDITION")
-    return _empty_lro(ctx, key, lambda: ctx.emu.store.pop(key, None))
+    return _hub_lro(ctx, key, None, lambda: ctx.emu.store.pop(key, None))
 
 
 def _check_feature_spec(ctx, feature):
@@ -372,20 +371,9 @@ def feature_create(ctx):
     return _hub_lro(ctx, key, "Feature", done)
 
 
-@handler("gkehub.projects.locations.features.get")
-def feature_get(ctx):
-    feature = ctx.emu.get(_hub_key(ctx, "features"))
-    if feature is None:
-        raise ApiError(404, "Resource '%s' was not found" % _hub_key(ctx, "features").split(":", 1)[1])
-    return 200, feature
-
-
 @handler("gkehub.projects.locations.features.patch")
 def feature_patch(ctx):
-    key = _hub_key(ctx, "features")
-    feature = ctx.emu.get(key)
-    if feature is None:
-        raise ApiError(404, "Resource '%s' was not found" % key.split(":", 1)[1])
+    key, feature = _hub_existing(ctx, "features")
     mask = [m for m in (ctx.param("updateMask") or "").split(",") if m]
     if not mask:
         raise _bad("updateMask is required.")
@@ -401,10 +389,8 @@ def feature_patch(ctx):
 
 @handler("gkehub.projects.locations.features.delete")
 def feature_delete(ctx):
-    key = _hub_key(ctx, "features")
-    if ctx.emu.get(key) is None:
-        raise ApiError(404, "Resource '%s' was not found" % key.split(":", 1)[1])
-    return _empty_lro(ctx, key, lambda: ctx.emu.store.pop(key, None))
+    key = _hub_existing(ctx, "features")[0]
+    return _hub_lro(ctx, key, None, lambda: ctx.emu.store.pop(key, None))
 
 
 @handler("gkehub.projects.locations.operations.get")
