@@ -109,9 +109,10 @@ def test_credentials_problems(gcp, tmp_path):
     unreadable = tmp_path / "locked.json"
     unreadable.write_text(json.dumps({"type": "service_account"}))
     os.chmod(unreadable, 0)
-    if os.geteuid() != 0:  # root reads anything
-        result = gcp.run("project_info", auth=False, auth_kind="serviceaccount", service_account_file=str(unreadable))
-        assert result["failed"] and "cannot be read" in result["msg"]
+    # root reads any file, so for root an unreadable path is a directory
+    path = str(unreadable) if os.geteuid() != 0 else str(tmp_path)
+    result = gcp.run("project_info", auth=False, auth_kind="serviceaccount", service_account_file=path)
+    assert result["failed"] and "cannot be read" in result["msg"], result
     os.chmod(unreadable, stat.S_IRUSR | stat.S_IWUSR)
     not_key = gcp.run("project_info", auth=False, auth_kind="serviceaccount", service_account_file=str(unreadable))
     assert not_key["failed"] and "incomplete or damaged" in not_key["msg"]
