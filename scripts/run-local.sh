@@ -3,10 +3,8 @@
 # Extra arguments go to ansible-playbook (for example -v or --check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV=${VENV:-.venv}
-export PATH="$PWD/$VENV/bin:$PATH"
-export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
-export ANSIBLE_CONFIG="$PWD/ansible.cfg"
+# shellcheck source=scripts/env.sh
+. scripts/env.sh
 state_dir=${EMULATOR_STATE_DIR:-$PWD/.emulator}
 port=${EMULATOR_PORT:-8089}
 

@@ -4,11 +4,8 @@
 # ansible-test sanity. `scripts/test.sh unit|integration|molecule|lint|sanity` runs one part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV=${VENV:-.venv}
-export PATH="$PWD/$VENV/bin:$PATH"
-export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
-export ANSIBLE_COLLECTIONS_PATH="$PWD/.collections"
-export ANSIBLE_CONFIG="$PWD/ansible.cfg"
+# shellcheck source=scripts/env.sh
+. scripts/env.sh
 part=${1:-all}
 
 run_pytest() {
