@@ -112,6 +112,10 @@ class Emulator:
     # -- state ---------------------------------------------------------------------------------
     def reset(self):
         with self.lock:
+            for kube in getattr(self, "kube", {}).values():
+                kube.stop()
+            self.kube = {}  # container key -> kube.KubeCluster (the cluster's Kubernetes API)
+            self.kube_state = {}  # fleet-level controller bookkeeping
             self.projects = {}
             self.store = {}
             self.reserved = set()

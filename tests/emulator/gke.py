@@ -1,11 +1,11 @@
 """GKE (container v1: clusters, node pools, operations) and GKE Hub (gkehub v1: memberships,
 features, operations)."""
 
-import base64
 import re
 
 from .compute import ref_path
 from .core import ApiError, handler, now_rfc3339
+from .kube import KubeCluster
 from .others import lro_json
 
 NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
@@ -15,7 +15,6 @@ TPU_MACHINES = {"ct6e-standard-1t": "1x1", "ct6e-standard-4t": "2x2", "ct6e-stan
 GPU_MACHINES = {"a3-highgpu-1g": ("nvidia-h100-80gb", 1), "a3-highgpu-2g": ("nvidia-h100-80gb", 2),
                 "a3-highgpu-4g": ("nvidia-h100-80gb", 4), "a3-highgpu-8g": ("nvidia-h100-80gb", 8),
                 "g2-standard-4": ("nvidia-l4", 1), "g2-standard-24": ("nvidia-l4", 2)}
-FAKE_CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nemulated-cluster-ca\n-----END CERTIFICATE-----\n").decode()
 
 
 def _bad(message):
@@ -121,7 +120,7 @@ def cluster_create(ctx):
     cluster.update({
         "status": "PROVISIONING", "location": location, "zone": location, "createTime": now_rfc3339(),
         "selfLink": "https://container.googleapis.com/v1/projects/%s/locations/%s/clusters/%s" % (project, location, name),
-        "endpoint": "127.0.0.1", "masterAuth": {"clusterCaCertificate": FAKE_CA},
+        "masterAuth": {},
         "currentMasterVersion": "1.34.1-gke.1829001", "currentNodeVersion": "1.34.1-gke.1829001",
         "id": ctx.emu.next_id(), "labelFingerprint": "a9dc16a7",
     })
@@ -139,6 +138,12 @@ def cluster_create(ctx):
         cluster["status"] = "RUNNING"
         for pool in cluster["nodePools"]:
             pool["status"] = "RUNNING"
+        # The cluster's own Kubernetes API. Unlike GKE (an IP on port 443) the endpoint carries its
+        # loopback port, so that every emulated cluster can have its own API server.
+        kube = KubeCluster(ctx.emu, key, cluster)
+        ctx.emu.kube[key] = kube
+        cluster["endpoint"] = "127.0.0.1:%d" % kube.port
+        cluster["masterAuth"] = {"clusterCaCertificate": kube.ca_b64}
 
     op = _container_op(ctx, "CREATE_CLUSTER", key.split(":", 1)[1], done)
     ctx.emu.operations[op[1]["name"]].info["on_error"] = lambda: cluster.update(status="ERROR")
@@ -167,7 +172,13 @@ def cluster_delete(ctx):
         raise ApiError(400, "Cluster is registered to fleet membership %s; unregister it first." % members[0],
                        status="FAILED_PRECONDITION")
     cluster["status"] = "STOPPING"
-    return _container_op(ctx, "DELETE_CLUSTER", key.split(":", 1)[1], lambda: ctx.emu.store.pop(key, None))
+
+    def done():
+        ctx.emu.store.pop(key, None)
+        kube = ctx.emu.kube.pop(key, None)
+        if kube is not None:
+            kube.stop()
+    return _container_op(ctx, "DELETE_CLUSTER", key.split(":", 1)[1], done)
 
 
 UPDATABLE = {  # ClusterUpdate field -> cluster field it sets (dotted when nested)
