@@ -277,9 +277,10 @@ def label_match(labels, selector):
     labels = labels or {}
     for key, op, value in _label_requirements(selector):
         have = labels.get(key)
-        ok = {"=": have == value, "!=": have != value, "in": have in value, "notin": have not in value,
-              "exists": key in labels, "!exists": key not in labels}[op]
-        if not ok:
+        checks = {"=": lambda: have == value, "!=": lambda: have != value, "in": lambda: have in value,
+                  "notin": lambda: have not in value, "exists": lambda: key in labels,
+                  "!exists": lambda: key not in labels}
+        if not checks[op]():
             return False
     return True
 
@@ -481,7 +482,11 @@ class KubeCluster:
         """Refuse what the API server refuses; return warnings for what it only warns about."""
         meta = obj.get("metadata") or {}
         name = meta.get("name", "")
-        if not name or not NAME_RE.match(name):
+        if kind.group == "rbac.authorization.k8s.io":  # RBAC names are path segments (colons allowed)
+            valid = bool(name) and name not in (".", "..") and "/" not in name and "%" not in name
+        else:
+            valid = bool(NAME_RE.match(name or ""))
+        if not valid:
             raise KubeError(422, '%s "%s" is invalid: metadata.name: Invalid value: "%s": a lowercase RFC 1123 '
                                  'subdomain must consist of lower case alphanumeric characters, \'-\' or \'.\''
                             % (kind.kind, name, name))
@@ -846,6 +851,8 @@ class KubeHandler(BaseHTTPRequestHandler):
             status, payload, warnings = exc.code, exc.body(), []
         except (ValueError, yaml.YAMLError) as exc:
             status, payload, warnings = 400, KubeError(400, "could not decode the request body: %s" % exc).body(), []
+        except Exception as exc:  # pylint: disable=broad-except  # an emulator bug: answer it, do not hang up
+            status, payload, warnings = 500, KubeError(500, "emulator error: %r" % exc, "InternalError").body(), []
         kube.emu.log({"time": time.time(), "method": self.command, "path": parsed.path, "query": query,
                       "body": "<secret>" if "/secrets" in parsed.path else body,
                       "status": status, "method_id": "kubernetes:%s" % kube.name})

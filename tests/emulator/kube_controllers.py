@@ -272,7 +272,19 @@ def start_problem(kube, pod):
             return "ContainerCreating", "MountVolume.SetUp failed for volume %s: storage.objects.list access to " \
                                         "bucket %s denied for %s" % (
                                             volume["name"], bucket, _principal(kube, ns, pod["spec"]["serviceAccountName"]))
+        if csi.get("readOnly") and _job_of(kube, pod) is None:
+            prefix = _only_dir(csi.get("volumeAttributes") or {})
+            if not [k for k, _o in kube.emu.items("storage:o/%s/%s" % (bucket, prefix)) if k.endswith("/config.json")]:
+                return "CrashLoopBackOff", "the model server exited: no config.json under gs://%s/%s (the model " \
+                                           "is not in the bucket yet)" % (bucket, prefix)
     return None
+
+
+def _only_dir(attrs):
+    for option in (attrs.get("mountOptions") or "").split(","):
+        if option.startswith("only-dir="):
+            return option.split("=", 1)[1].strip("/") + "/"
+    return ""
 
 
 def _is_model_server(pod):
@@ -505,10 +517,7 @@ def download(kube, pod, container, env, logs):
         logs.append("OSError: [Errno 13] Permission denied: storage.objects.create on bucket %s is denied for %s"
                     % (bucket, _principal(kube, ns, ksa)))
         return False
-    prefix = ""
-    for option in (attrs.get("mountOptions") or "").split(","):
-        if option.startswith("only-dir="):
-            prefix = option.split("=", 1)[1].strip("/") + "/"
+    prefix = _only_dir(attrs)
     rel = os.path.relpath(model_dir, mount["mountPath"]).strip("./")
     base = prefix + (rel + "/" if rel else "")
     files = [("config.json", 900), ("generation_config.json", 200), ("tokenizer.json", 33000000),
@@ -645,8 +654,10 @@ def program_gateway(emu, kube, gateway):
         if found is None:
             problems.append("address %s does not exist" % address.get("value"))
             continue
-        if found.get("purpose") != "SHARED_LOADBALANCER_VIP" or found.get("addressType") != "INTERNAL":
-            problems.append("address %s must be INTERNAL with purpose SHARED_LOADBALANCER_VIP" % address["value"])
+        if found.get("addressType") != "INTERNAL" or found.get("purpose") not in ("GCE_ENDPOINT",
+                                                                                "SHARED_LOADBALANCER_VIP"):
+            problems.append("address %s must be an INTERNAL address of a subnet (purpose GCE_ENDPOINT or "
+                            "SHARED_LOADBALANCER_VIP)" % address["value"])
         region = address["value"].split("/")[1]
         proxies = [s for _k, s in emu.items("compute:projects/%s/regions/%s/subnetworks/" % (kube.project, region))
                    if s.get("purpose") == "GLOBAL_MANAGED_PROXY" and s.get("network", "").endswith("/" + network)]

@@ -1,0 +1,60 @@
+# -*- coding: utf-8 -*-
+# Copyright: gke_inference.multicluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: unavailable_deployments
+short_description: The Deployments of a k8s_info loop that are not Available
+version_added: 0.1.0
+description:
+  - Takes the C(results) of a looped C(kubernetes.core.k8s_info) on Deployments and returns the loop
+    items whose Deployment is missing or whose C(Available) condition is not true. Skipped items are ignored.
+positional: _input
+options:
+  _input:
+    description: The C(results) of the loop.
+    type: list
+    elements: dict
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: Which are not ready
+  ansible.builtin.debug:
+    msg: "{{ waited.results | gke_inference.multicluster.unavailable_deployments }}"
+"""
+
+RETURN = r"""
+_value:
+  description: The loop items (Deployment names) that are not Available.
+  type: list
+  elements: str
+"""
+
+
+def _available(obj):
+    for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Available":
+            return cond.get("status") == "True"
+    return False
+
+
+def unavailable(results):
+    """Names of the Deployments of a k8s_info loop whose Available condition is not True."""
+    out = []
+    for result in results or []:
+        if result.get("skipped"):
+            continue
+        resources = result.get("resources") or []
+        if not resources or not _available(resources[0]):
+            out.append(result.get("item", "?"))
+    return out
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"unavailable_deployments": unavailable}

@@ -1,0 +1,163 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 gke_inference.multicluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Kubernetes objects for the collection's own modules: one client from a kubeconfig, declarative
+ensure/absent with server-side dry run in check mode, and a poll helper with a deadline.
+
+The roles apply plain manifests with kubernetes.core; modules that manage a set of related objects
+with waits between them (inference_gateway) use this instead of re-implementing it per module.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import json
+import time
+
+try:
+    from kubernetes import config as kube_config
+    from kubernetes import dynamic
+    from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError, ResourceNotFoundError
+    HAS_KUBERNETES = True
+    KUBERNETES_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - reported by the module
+    HAS_KUBERNETES = False
+    KUBERNETES_IMPORT_ERROR = exc
+    DynamicApiError = NotFoundError = ResourceNotFoundError = Exception
+
+KUBE_ARGS = dict(
+    kubeconfig=dict(type="path", required=True),
+    context=dict(type="str"),
+    namespace=dict(type="str", default="default"),
+)
+
+
+def is_subset(desired, actual):
+    """True when every field of ``desired`` has the same value in ``actual`` (lists element by element)."""
+    if isinstance(desired, dict):
+        return isinstance(actual, dict) and all(is_subset(v, actual.get(k)) for k, v in desired.items())
+    if isinstance(desired, list):
+        return isinstance(actual, list) and len(desired) == len(actual) and all(
+            is_subset(d, a) for d, a in zip(desired, actual))
+    if isinstance(desired, (int, float)) and not isinstance(desired, bool) and isinstance(actual, str):
+        return str(desired) == actual
+    return desired == actual
+
+
+def api_message(exc):
+    """The API server's own message from a DynamicApiError."""
+    body = getattr(exc, "body", None)
+    try:
+        return json.loads(body).get("message") or str(exc)
+    except (TypeError, ValueError):
+        return str(body or exc)
+
+
+class Kube:
+    """The Kubernetes API of one cluster, as the module's kubeconfig and context reach it."""
+
+    def __init__(self, module):
+        if not HAS_KUBERNETES:
+            from ansible.module_utils.basic import missing_required_lib
+            module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+        self.module = module
+        self.namespace = module.params["namespace"]
+        try:
+            api = kube_config.new_client_from_config(config_file=module.params["kubeconfig"],
+                                                     context=module.params.get("context"))
+            self.client = dynamic.DynamicClient(api)
+        except Exception as exc:  # pylint: disable=broad-except
+            module.fail_json(msg="kubeconfig: cannot reach the cluster with %s: %s" % (
+                module.params["kubeconfig"], exc))
+
+    def resource(self, api_version, kind):
+        try:
+            return self.client.resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError:
+            self.client.resources.invalidate_cache()
+            try:
+                return self.client.resources.get(api_version=api_version, kind=kind)
+            except ResourceNotFoundError:
+                return None
+
+    def get(self, api_version, kind, name, namespace=None):
+        resource = self.resource(api_version, kind)
+        if resource is None:
+            return None
+        try:
+            return resource.get(name=name, namespace=namespace or self.namespace).to_dict()
+        except NotFoundError:
+            return None
+        except DynamicApiError as exc:
+            self.module.fail_json(msg="Reading %s %s failed: %s" % (kind, name, api_message(exc)))
+
+    def ensure(self, desired):
+        """Create or patch ``desired``; returns (changed, before, after). Check mode: server-side dry run."""
+        kind, api_version = desired["kind"], desired["apiVersion"]
+        name = desired["metadata"]["name"]
+        namespace = desired["metadata"].setdefault("namespace", self.namespace)
+        resource = self.resource(api_version, kind)
+        if resource is None:
+            self.module.fail_json(msg="The cluster does not serve %s %s: is the CRD installed (GKE installs it "
+                                      "with the Gateway API and multi-cluster features)?" % (api_version, kind))
+        before = self.get(api_version, kind, name, namespace)
+        if before is not None and is_subset(desired, before):
+            return False, before, before
+        params = {"dry_run": "All"} if self.module.check_mode else {}
+        try:
+            if before is None:
+                after = resource.create(body=desired, namespace=namespace, **params).to_dict()
+            else:
+                after = resource.patch(body=desired, name=name, namespace=namespace,
+                                       content_type="application/merge-patch+json", **params).to_dict()
+        except DynamicApiError as exc:
+            self.module.fail_json(msg="%s %s/%s was refused by the API server: %s" % (
+                kind, namespace, name, api_message(exc)))
+        return True, before, after
+
+    def absent(self, api_version, kind, name, namespace=None):
+        resource = self.resource(api_version, kind)
+        namespace = namespace or self.namespace
+        before = self.get(api_version, kind, name, namespace) if resource is not None else None
+        if before is None:
+            return False, None
+        if not self.module.check_mode:
+            try:
+                resource.delete(name=name, namespace=namespace)
+            except NotFoundError:
+                return False, None
+            except DynamicApiError as exc:
+                self.module.fail_json(msg="Deleting %s %s/%s failed: %s" % (kind, namespace, name, api_message(exc)))
+        return True, before
+
+    def poll(self, probe, timeout, interval):
+        """Call ``probe()`` until it returns something true or ``timeout`` seconds pass; return the last value."""
+        deadline = time.time() + timeout
+        while True:
+            value = probe()
+            if value or time.time() >= deadline:
+                return value
+            time.sleep(min(interval, max(0.0, deadline - time.time())))
+
+
+def condition(obj, kind):
+    """The status condition of type ``kind`` of an object dict, or an empty dict."""
+    for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            return cond
+    return {}
+
+
+def strip_for_diff(obj):
+    """The part of an object a user compares: no status, no server-managed metadata."""
+    if obj is None:
+        return {}
+    out = copy.deepcopy(obj)
+    out.pop("status", None)
+    meta = out.get("metadata") or {}
+    for field in ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields"):
+        meta.pop(field, None)
+    return out
