@@ -328,6 +328,7 @@ class KubeCluster:
         self.objects = {}  # (group, plural, namespace, name) -> object
         self.logs = {}  # (namespace, pod) -> [lines]
         self.rv = itertools.count(1)
+        self.api_writes = 0  # writes made by API requests (a no-op patch is not one)
         self.created = time.time()
         self.state = {}  # controller bookkeeping
         for kind in BUILTIN:
@@ -506,10 +507,11 @@ class KubeCluster:
         with self.emu.lock:
             self.emu.tick()
             kube_controllers.reconcile(self.emu)
-            result = self._route(method, path, query, body, content_type)
+            before = self.api_writes
+            status, payload, warnings = self._route(method, path, query, body, content_type)
             if method != "GET":
                 kube_controllers.reconcile(self.emu)
-            return result
+            return status, payload, warnings, self.api_writes != before
 
     def _route(self, method, path, query, body, content_type):
         parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/") if p]
@@ -663,6 +665,7 @@ class KubeCluster:
             out["metadata"].update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
             return 201, out, warnings
         obj = self._store(kind, body)
+        self.api_writes += 1
         if kind.plural == "customresourcedefinitions":
             self.register_crd(obj)
         return 201, self._out(kind, version, obj), warnings
@@ -703,6 +706,7 @@ class KubeCluster:
             return 200, self._out(kind, version, new), warnings
         meta["resourceVersion"] = str(next(self.rv))
         self.objects[(kind.group, kind.plural, ns, name)] = new
+        self.api_writes += 1
         if kind.plural == "customresourcedefinitions":
             self.register_crd(new)
         return 200, self._out(kind, version, new), warnings
@@ -748,6 +752,7 @@ class KubeCluster:
         if dry_run:
             return 200, self._out(kind, version, obj), []
         from . import kube_controllers  # pylint: disable=import-outside-toplevel
+        self.api_writes += 1
         if not kube_controllers.on_delete(self, kind, obj):
             self.remove(kind.group, kind.plural, namespace if kind.namespaced else "", name)
         if kind.plural == "customresourcedefinitions":
@@ -845,17 +850,19 @@ class KubeHandler(BaseHTTPRequestHandler):
             if raw:
                 content_type = self.headers.get("Content-Type", "")
                 body = yaml.safe_load(raw) if "yaml" in content_type else json.loads(raw)
-            status, payload, warnings = kube.handle(self.command, parsed.path, query, body,
-                                                    self.headers.get("Content-Type"))
+            status, payload, warnings, changed = kube.handle(self.command, parsed.path, query, body,
+                                                             self.headers.get("Content-Type"))
         except KubeError as exc:
-            status, payload, warnings = exc.code, exc.body(), []
+            status, payload, warnings, changed = exc.code, exc.body(), [], False
         except (ValueError, yaml.YAMLError) as exc:
-            status, payload, warnings = 400, KubeError(400, "could not decode the request body: %s" % exc).body(), []
+            status, payload, warnings, changed = 400, KubeError(
+                400, "could not decode the request body: %s" % exc).body(), [], False
         except Exception as exc:  # pylint: disable=broad-except  # an emulator bug: answer it, do not hang up
-            status, payload, warnings = 500, KubeError(500, "emulator error: %r" % exc, "InternalError").body(), []
+            status, payload, warnings, changed = 500, KubeError(
+                500, "emulator error: %r" % exc, "InternalError").body(), [], False
         kube.emu.log({"time": time.time(), "method": self.command, "path": parsed.path, "query": query,
                       "body": "<secret>" if "/secrets" in parsed.path else body,
-                      "status": status, "method_id": "kubernetes:%s" % kube.name})
+                      "status": status, "method_id": "kubernetes:%s" % kube.name, "changed": changed})
         return self._reply(status, payload, warnings)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle

@@ -188,7 +188,7 @@ def schedule(kube, pod):
         return bind(kube, pod, node, claims)
     why = "0/%d nodes are available: %s." % (len(nodes), ", ".join(
         "%d %s" % (n, r) for r, n in sorted(reasons.items())) or "no nodes")
-    if pod["status"].get("conditions", [{}])[0].get("message") != why:
+    if (pod["status"].get("conditions") or [{}])[0].get("message") != why:
         kube.event(pod, "FailedScheduling", why, "Warning")
     return _unschedulable(kube, pod, why)
 

@@ -77,6 +77,43 @@ def test_site_twice_second_run_changes_nothing(gcp, tmp_path):
     admins = [b for b in res["cloudresourcemanager:iam/test-project-1"]["bindings"] if b["role"] == "roles/container.admin"]
     assert admins[0]["members"] == ["serviceAccount:service-123456789012@gcp-sa-multiclusteringress.iam.gserviceaccount.com"]
     assert "cluster" in out and "node pool" in out and "(config cluster)" in out  # the per-region timings
+    # The Kubernetes side, in both clusters, and the gateway on the config cluster.
+    for region, zone in (("europe-west4", "europe-west4-a"), ("us-east5", "us-east5-b")):
+        kube = gcp.emu.kube["container:projects/test-project-1/locations/%s/clusters/gke-%s" % (zone, region)]
+        deployment = kube.get("apps", "deployments", "default", "vllm-gemma")
+        assert deployment["status"]["availableReplicas"] == 1
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["resources"]["limits"] == {"google.com/tpu": 4} and "--tensor-parallel-size=4" in container["args"]
+        assert not container["image"].endswith(":latest") and container["startupProbe"] and container["readinessProbe"]
+        pods = kube.list("", "pods", "default")
+        server = [p for p in pods if p["metadata"]["labels"].get("app") == "gemma-server"]
+        assert server and server[0]["status"]["resourceClaimStatuses"][0]["name"] == "netdev"
+        claim = kube.get("resource.k8s.io", "resourceclaims", "default",
+                         server[0]["status"]["resourceClaimStatuses"][0]["resourceClaimName"])
+        assert {r["driver"] for r in claim["status"]["allocation"]["devices"]["results"]} == {"netdev.google.com"}
+        pool = kube.get("inference.networking.k8s.io", "inferencepools", "default", "gemma-pool")
+        assert pool["metadata"]["annotations"]["networking.gke.io/export"] == "True"
+        assert kube.get("apps", "deployments", "default", "gemma-pool-epp")["status"]["availableReplicas"] == 1
+        for group, plural, name in (("autoscaling.gke.io", "autoscalingmetrics", "tpu-cache"),
+                                    ("monitoring.googleapis.com", "podmonitorings", "vllm-gemma-monitoring"),
+                                    ("inference.networking.x-k8s.io", "inferenceobjectives", "gemma-objective"),
+                                    ("", "services", "vllm-gemma-service")):
+            assert kube.get(group, plural, "default", name), (region, plural)
+        hpa = kube.get("autoscaling", "horizontalpodautoscalers", "default", "vllm-gemma-hpa")
+        assert [c for c in hpa["status"]["conditions"] if c["type"] == "ScalingActive"][0]["status"] == "True"
+    config = gcp.emu.kube["container:projects/test-project-1/locations/us-east5-b/clusters/gke-us-east5"]
+    imported = config.get("networking.gke.io", "gcpinferencepoolimports", "default", "gemma-pool")
+    assert sorted(c["region"] for c in imported["status"]["clusters"]) == ["europe-west4", "us-east5"]
+    gateway = config.get("gateway.networking.k8s.io", "gateways", "default", "cross-region-gateway")
+    assert [c["status"] for c in gateway["status"]["conditions"] if c["type"] == "Programmed"] == ["True"]
+    assert sorted(a["value"] for a in gateway["status"]["addresses"]) == ["10.0.1.2", "10.0.2.2"]
+    policy = config.get("networking.gke.io", "gcpbackendpolicies", "default", "gemma-backend-policy")
+    assert policy["spec"]["default"]["customMetrics"][0] == {
+        "name": "gke.named_metrics.tpu-cache", "dryRun": False, "maxUtilizationPercent": 60}
+    objects = gcp.resources("storage:o/test-project-1-gemma-weights/google/gemma-3-27b-it/")
+    assert any(k.endswith("/.download-complete") for k in objects) and len(objects) > 10
+    assert "hf_emulatorTokenNotASecret" not in out  # the Hugging Face token never shows
+    assert "gateway 10.0.1.2, 10.0.2.2 Programmed" in out  # the verification summary
     # kubeconfigs (they hold a token) are written where the inventory says, never into the checkout
     assert not os.path.exists(os.path.join(ROOT, "playbooks", ".kube"))
     assert os.path.exists(os.path.join(inv, "..", "..", ".emulator", "kube", "gke-us-east5"))
@@ -85,7 +122,8 @@ def test_site_twice_second_run_changes_nothing(gcp, tmp_path):
     code, out = playbook(gcp, inv)
     assert code == 0, out
     assert all(counts["changed"] == 0 for counts in recap(out).values()), out
-    assert gcp.requests(mutating=True) == []  # not one mutating API call on the re-run
+    assert gcp.requests(mutating=True) == []  # not one mutating API call on the re-run (Google or Kubernetes)
+    assert "hf_emulatorTokenNotASecret" not in out
 
 
 def test_check_mode_creates_nothing(gcp, tmp_path):
