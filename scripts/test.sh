@@ -13,12 +13,19 @@ run_pytest() {
 }
 
 run_molecule() {
-  local failed=0
+  local failed=0 log
+  log=$(mktemp)
   for scenario in extensions/molecule/*/molecule.yml; do
     name=$(basename "$(dirname "$scenario")")
     echo "== molecule test -s $name"
-    (cd extensions && molecule test -s "$name") || failed=1
+    (cd extensions && molecule test -s "$name") 2>&1 | tee "$log" || failed=1
+    # The scenarios set a canary Hugging Face token; it must never reach any output.
+    if grep -q -e hf_moleculeCanaryToken -e hf_emulatorTokenNotASecret "$log"; then
+      echo "molecule $name: the Hugging Face token appeared in the output" >&2
+      failed=1
+    fi
   done
+  rm -f "$log"
   return $failed
 }
 
