@@ -26,7 +26,14 @@ try:
 except ImportError as exc:  # pragma: no cover - reported by the module
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = exc
-    DynamicApiError = NotFoundError = ResourceNotFoundError = Exception
+    class DynamicApiError(Exception):
+        """Stand-in so that the except clauses below stay valid without the library."""
+
+    class NotFoundError(DynamicApiError):
+        """Stand-in."""
+
+    class ResourceNotFoundError(Exception):
+        """Stand-in."""
 
 KUBE_ARGS = dict(
     kubeconfig=dict(type="path", required=True),

@@ -29,7 +29,15 @@ options:
 extends_documentation_fragment:
   - gke_inference.multicluster.gcp
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
+attributes:
+  check_mode:
+    support: full
+    details: It changes nothing.
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
 author:
   - gke_inference.multicluster maintainers (@gke-inference)
 """

@@ -334,8 +334,8 @@ class KubeCluster:
         for kind in BUILTIN:
             self.kinds[(kind.group, kind.plural)] = kind
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease", "gke-managed-system", "gmp-system"):
-            self._store(self.kinds[("", "namespaces")], {"apiVersion": "v1", "kind": "Namespace",
-                                                          "metadata": {"name": ns}, "status": {"phase": "Active"}})
+            namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}, "status": {"phase": "Active"}}
+            self._store(self.kinds[("", "namespaces")], namespace)
         for group, versions, plural, kind, namespaced, short in GKE_CRDS:
             self._store(self.kinds[("apiextensions.k8s.io", "customresourcedefinitions")],
                         self.crd_object(group, versions, plural, kind, namespaced, short))
@@ -769,8 +769,8 @@ class KubeCluster:
         if kind.plural == "resourceclaimtemplates":
             for request in obj["spec"].get("spec", {}).get("devices", {}).get("requests", []):
                 exactly = request.get("exactly") or {}
-                if exactly.get("deviceClassName") and self.get("resource.k8s.io", "deviceclasses", "",
-                                                                exactly["deviceClassName"]) is None:
+                device_class = exactly.get("deviceClassName")
+                if device_class and self.get("resource.k8s.io", "deviceclasses", "", device_class) is None:
                     raise KubeError(422, 'ResourceClaimTemplate "%s" is invalid: deviceClassName: DeviceClass "%s" '
                                          'does not exist' % (obj["metadata"]["name"], exactly["deviceClassName"]))
 

@@ -21,7 +21,7 @@ import json
 import os
 import time
 
-from .kube import now, selector_match
+from .kube import now
 
 TPU_ACCELERATORS = {"ct6e": "tpu-v6e-slice", "ct5lp": "tpu-v5-lite-podslice", "ct5p": "tpu-v5p-slice"}
 TPU_TOPOLOGY = {1: "1x1", 4: "2x2", 8: "2x4"}
@@ -654,8 +654,8 @@ def program_gateway(emu, kube, gateway):
         if found is None:
             problems.append("address %s does not exist" % address.get("value"))
             continue
-        if found.get("addressType") != "INTERNAL" or found.get("purpose") not in ("GCE_ENDPOINT",
-                                                                                "SHARED_LOADBALANCER_VIP"):
+        purposes = ("GCE_ENDPOINT", "SHARED_LOADBALANCER_VIP")
+        if found.get("addressType") != "INTERNAL" or found.get("purpose") not in purposes:
             problems.append("address %s must be an INTERNAL address of a subnet (purpose GCE_ENDPOINT or "
                             "SHARED_LOADBALANCER_VIP)" % address["value"])
         region = address["value"].split("/")[1]
@@ -675,10 +675,10 @@ def program_gateway(emu, kube, gateway):
                 "observedGeneration": generation, "lastTransitionTime": since}
     routes = [r for r in kube.list("gateway.networking.k8s.io", "httproutes", gateway["metadata"]["namespace"])
               if any(p.get("name") == gateway["metadata"]["name"] for p in r["spec"].get("parentRefs") or [])]
-    status = {"conditions": [
-        condition("Accepted", True, "Accepted", ""),
-        condition("Programmed", ready, "Programmed" if ready else ("Invalid" if problems else "Pending"),
-                  "; ".join(problems) if problems else ("" if ready else "Waiting for the load balancer"))],
+    reason = "Programmed" if ready else ("Invalid" if problems else "Pending")
+    message = "; ".join(problems) if problems else ("" if ready else "Waiting for the load balancer")
+    status = {"conditions": [condition("Accepted", True, "Accepted", ""),
+                             condition("Programmed", ready, reason, message)],
         "listeners": [{"name": listener["name"], "attachedRoutes": len(routes),
                        "supportedKinds": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}],
                        "conditions": [condition("Programmed", ready, "Programmed" if ready else "Pending", "")]}
@@ -688,15 +688,17 @@ def program_gateway(emu, kube, gateway):
     kube.set_status(gateway, status)
 
 
+BACKEND_KINDS = {"GCPInferencePoolImport": ("networking.gke.io", "gcpinferencepoolimports"), "Service": ("", "services"),
+                 "InferencePool": ("inference.networking.k8s.io", "inferencepools")}
+
+
 def route_status(kube, route):
     parents = []
     for ref in route["spec"].get("parentRefs") or []:
         missing = []
         for rule in route["spec"].get("rules") or []:
             for backend in rule.get("backendRefs") or []:
-                plural = {"GCPInferencePoolImport": ("networking.gke.io", "gcpinferencepoolimports"),
-                          "Service": ("", "services"), "InferencePool": ("inference.networking.k8s.io",
-                                                                          "inferencepools")}.get(backend.get("kind", "Service"))
+                plural = BACKEND_KINDS.get(backend.get("kind", "Service"))
                 if plural is None or kube.get(plural[0], plural[1], route["metadata"]["namespace"], backend["name"]) is None:
                     missing.append("%s %s" % (backend.get("kind", "Service"), backend["name"]))
         parents.append({"parentRef": ref, "controllerName": "networking.gke.io/gateway", "conditions": [

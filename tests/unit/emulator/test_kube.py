@@ -112,8 +112,8 @@ def test_pods_schedule_on_matching_nodes_with_dra_claims(kube):
     assert len(running) == 1 and len(pending) == 1  # one node with 4 chips
     assert running[0].status.resourceClaimStatuses[0].name == "netdev"
     assert "Insufficient google.com/tpu" in pending[0].status.conditions[0].message
-    wrong = dict(pod, nodeSelector={"cloud.google.com/gke-tpu-topology": "2x4"})
-    deployments.create(body=deployment("e", {"app": "e"}, **wrong), namespace="default")
+    pod["nodeSelector"] = {"cloud.google.com/gke-tpu-topology": "2x4"}
+    deployments.create(body=deployment("e", {"app": "e"}, **pod), namespace="default")
     pod_e = client.resources.get(api_version="v1", kind="Pod").get(namespace="default", label_selector="app=e").items[0]
     assert "didn't match Pod's node affinity/selector" in pod_e.status.conditions[0].message
 
