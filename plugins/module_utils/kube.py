@@ -26,6 +26,7 @@ try:
 except ImportError as exc:  # pragma: no cover - reported by the module
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = exc
+
     class DynamicApiError(Exception):
         """Stand-in so that the except clauses below stay valid without the library."""
 

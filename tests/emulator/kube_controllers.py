@@ -677,12 +677,12 @@ def program_gateway(emu, kube, gateway):
               if any(p.get("name") == gateway["metadata"]["name"] for p in r["spec"].get("parentRefs") or [])]
     reason = "Programmed" if ready else ("Invalid" if problems else "Pending")
     message = "; ".join(problems) if problems else ("" if ready else "Waiting for the load balancer")
+    listeners = [{"name": listener["name"], "attachedRoutes": len(routes),
+                  "supportedKinds": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}],
+                  "conditions": [condition("Programmed", ready, "Programmed" if ready else "Pending", "")]}
+                 for listener in spec.get("listeners") or []]
     status = {"conditions": [condition("Accepted", True, "Accepted", ""),
-                             condition("Programmed", ready, reason, message)],
-        "listeners": [{"name": listener["name"], "attachedRoutes": len(routes),
-                       "supportedKinds": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}],
-                       "conditions": [condition("Programmed", ready, "Programmed" if ready else "Pending", "")]}
-                      for listener in spec.get("listeners") or []]}
+                             condition("Programmed", ready, reason, message)], "listeners": listeners}
     if ready:
         status["addresses"] = addresses
     kube.set_status(gateway, status)
