@@ -36,11 +36,7 @@ _value:
 """
 
 
-def _condition(obj, kind):
-    for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
-        if cond.get("type") == kind:
-            return cond
-    return {}
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.kube import condition
 
 
 def pod_reasons(pods):
@@ -48,11 +44,11 @@ def pod_reasons(pods):
     for pod in pods or []:
         status = pod.get("status") or {}
         name = (pod.get("metadata") or {}).get("name", "?")
-        if _condition(pod, "Ready").get("status") == "True":
+        if condition(pod, "Ready").get("status") == "True":
             lines.append("%s - ready" % name)
             continue
         why = ""
-        scheduled = _condition(pod, "PodScheduled")
+        scheduled = condition(pod, "PodScheduled")
         if scheduled.get("status") == "False":
             why = "%s: %s" % (scheduled.get("reason", ""), scheduled.get("message", ""))
         for container in status.get("containerStatuses") or []:

@@ -36,11 +36,7 @@ _value:
 """
 
 
-def _available(obj):
-    for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Available":
-            return cond.get("status") == "True"
-    return False
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.kube import condition
 
 
 def unavailable(results):
@@ -50,7 +46,7 @@ def unavailable(results):
         if result.get("skipped"):
             continue
         resources = result.get("resources") or []
-        if not resources or not _available(resources[0]):
+        if not resources or condition(resources[0], "Available").get("status") != "True":
             out.append(result.get("item", "?"))
     return out
 

@@ -285,21 +285,6 @@ def label_match(labels, selector):
     return True
 
 
-def selector_match(labels, selector):
-    """A LabelSelector object (matchLabels / matchExpressions) against labels."""
-    labels = labels or {}
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        have, values = labels.get(expr["key"]), set(expr.get("values") or [])
-        ok = {"In": have in values, "NotIn": have not in values, "Exists": expr["key"] in labels,
-              "DoesNotExist": expr["key"] not in labels}[expr["operator"]]
-        if not ok:
-            return False
-    return True
-
-
 def field_match(obj, selector):
     for part in (selector or "").split(","):
         if not part.strip():

@@ -7,10 +7,6 @@ role is a no-op, so the run must make no change at all, on Google's APIs or in a
 from test_site import local_inventory, playbook
 
 
-def kube_changes(gcp):
-    return gcp.requests(mutating=True)
-
-
 CASES = [
     (["-e", "gke_model_id=not-a-model"], ["model_cache_model_id (gke_model_id) must be a Hugging Face repository id"]),
     (["-e", "gke_model_id=Qwen/Qwen3-0.6B", "-e", "model_cache_hf_token="],
@@ -38,5 +34,5 @@ def test_bad_kubernetes_settings_fail_clearly_and_apply_nothing(gcp, tmp_path):
         assert code != 0, (args, out)
         for message in messages:
             assert message in out, (args, message, out[-3000:])
-        assert kube_changes(gcp) == [], (args, kube_changes(gcp))
+        assert gcp.requests(mutating=True) == [], (args, gcp.requests(mutating=True))
         assert "hf_emulatorTokenNotASecret" not in out
