@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The main job on the local emulator: start it, run site.yml against inventories/local, stop it.
+# The main job on the local emulator: start it, run site.yml against inventories/local (twice: the
+# second run must change nothing), drill a failover of the primary region through the emulated
+# gateway and print the drill's measured summary, stop the emulator.
 # Extra arguments go to ansible-playbook (for example -v or --check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +11,8 @@ state_dir=${EMULATOR_STATE_DIR:-$PWD/.emulator}
 port=${EMULATOR_PORT:-8089}
 
 endpoint=$(PYTHONPATH=tests python -m emulator start --state-dir "$state_dir" --port "$port" \
-  --project gke-inference-local --latency-scale "${EMULATOR_LATENCY_SCALE:-0.01}")
+  --project gke-inference-local --latency-scale "${EMULATOR_LATENCY_SCALE:-0.01}" \
+  --dataplane-scale "${EMULATOR_DATAPLANE_SCALE:-0.1}")
 trap 'PYTHONPATH=tests python -m emulator stop --state-dir "$state_dir" >/dev/null' EXIT
 echo "run-local: emulator at $endpoint"
 export GKE_INFERENCE_API_ENDPOINT="$endpoint" GKE_INFERENCE_CREDENTIALS_FILE="$state_dir/credentials.json"
@@ -24,3 +27,6 @@ if grep -E 'changed=[1-9]' "$log" >/dev/null; then
   exit 1
 fi
 echo "run-local: second run changed nothing"
+
+echo "run-local: failover drill (reports in reports/)"
+ansible-playbook playbooks/failover_drill.yml -i inventories/local "$@"

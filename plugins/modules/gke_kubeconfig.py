@@ -37,6 +37,10 @@ options:
     description: Use the control plane's private endpoint.
     type: bool
     default: false
+  missing_ok:
+    description: When the cluster does not exist, return an empty RV(host) instead of failing (teardown).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - gke_inference.multicluster.gcp
@@ -103,12 +107,15 @@ def main():
             location=dict(type="str", required=True),
             path=dict(type="path", required=True),
             use_internal_ip=dict(type="bool", default=False),
+            missing_ok=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
     p = module.params
     cluster = Gke(module, p["location"]).read_cluster(p["cluster"])
     context = "gke_%s_%s_%s" % (module.project, p["location"], p["cluster"])
+    if cluster is None and p["missing_ok"]:
+        module.exit_json(changed=False, path=p["path"], host="", context=context)
     if cluster is None and module.check_mode:
         module.warn("cluster %s does not exist yet; check mode assumes an earlier task creates it." % p["cluster"])
         module.exit_json(changed=False, path=p["path"], host="", context=context)

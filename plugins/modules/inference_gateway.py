@@ -352,6 +352,15 @@ def main():
         for obj in (backend, health, route, gateway):
             changed, before = kube.absent(obj["apiVersion"], obj["kind"], obj["metadata"]["name"])
             result.record(obj, changed, before, None, deleted=True)
+        if p["wait"] and not module.check_mode:
+            # GKE keeps the Gateway (a finalizer) until its load balancer is detached.
+            gone = kube.poll(lambda: kube.get(GATEWAY_API, "Gateway", p["name"]) is None, p["programmed_timeout"],
+                             p["poll_interval"])
+            if not gone:
+                module.fail_json(msg="Gateway %s/%s is still present %s s after its deletion: the load balancer has not "
+                                     "detached. Check the Gateway's events and finalizers, then run again."
+                                 % (p["namespace"], p["name"], p["programmed_timeout"]), **finish(
+                                     module, result, addresses=[], programmed=False, pool_import=False))
         module.exit_json(**finish(module, result, addresses=[], programmed=False, pool_import=False))
 
     changed, before, after = kube.ensure(gateway)

@@ -48,7 +48,7 @@ def load_latency():
 
 def cmd_serve(args):
     emu = Emulator(latency_scale=args.latency_scale, latency=load_latency(), project=args.project,
-                   project_number=args.project_number)
+                   project_number=args.project_number, dataplane_scale=args.dataplane_scale)
     server = serve(emu, args.host, args.port)
     endpoint = "http://%s:%d" % (args.host, server.server_address[1])
     os.makedirs(args.state_dir, exist_ok=True)
@@ -64,6 +64,7 @@ def cmd_serve(args):
     except KeyboardInterrupt:
         pass
     server.shutdown()
+    emu.dataplane.stop()  # no model-server process outlives the emulator
 
 
 def _alive(endpoint):
@@ -83,6 +84,8 @@ def cmd_start(args):
     log = open(os.path.join(args.state_dir, "emulator.log"), "ab")  # pylint: disable=consider-using-with
     argv = [sys.executable, "-m", "emulator", "serve", "--host", args.host, "--port", str(args.port),
             "--state-dir", args.state_dir, "--project", args.project, "--latency-scale", str(args.latency_scale)]
+    if args.dataplane_scale is not None:
+        argv += ["--dataplane-scale", str(args.dataplane_scale)]
     if args.project_number:
         argv += ["--project-number", args.project_number]
     env = dict(os.environ, PYTHONPATH=os.path.dirname(HERE) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -136,6 +139,10 @@ def main(argv=None):
     parser.add_argument("--project", default=os.environ.get("EMULATOR_PROJECT", "gke-inference-local"))
     parser.add_argument("--project-number", default=None)
     parser.add_argument("--latency-scale", type=float, default=float(os.environ.get("EMULATOR_LATENCY_SCALE", "0.01")))
+    parser.add_argument("--dataplane-scale", type=float, default=float(os.environ["EMULATOR_DATAPLANE_SCALE"])
+                        if os.environ.get("EMULATOR_DATAPLANE_SCALE") else None,
+                        help="multiplies data-plane times (health checks, preStop, token latency); "
+                             "default: the latency scale")
     args = parser.parse_args(argv)
     {"start": cmd_start, "stop": cmd_stop, "serve": cmd_serve}[args.command](args)
 

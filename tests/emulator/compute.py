@@ -298,6 +298,29 @@ def delete(ctx):
     return start(ctx, "delete", path, done)
 
 
+# Regional quotas a new project has (the metrics Compute Engine reports; TPU v6e is not one of them).
+DEFAULT_QUOTAS = {"CPUS": 600, "NVIDIA_H100_GPUS": 16, "PREEMPTIBLE_NVIDIA_H100_GPUS": 16, "SUBNETWORKS": 175,
+                  "INTERNAL_ADDRESSES": 200, "IN_USE_ADDRESSES": 69}
+REGIONS = {"us-east5": "abc", "europe-west4": "abc", "us-central1": "abcf", "asia-southeast1": "abc",
+           "us-east1": "bcd", "us-west1": "abc", "europe-west1": "bcd", "asia-northeast1": "abc",
+           "us-south1": "abc", "europe-west2": "abc"}
+
+
+@handler("compute.regions.get")
+def region_get(ctx):
+    """A region with its zones and quotas (limits overridable with ``/_emulator/config`` ``quotas``)."""
+    name, project = ctx.param("region"), ctx.param("project")
+    if name not in REGIONS:
+        raise bad("Invalid value for field 'region': '%s'. Unknown region." % name)
+    overrides = ctx.emu.quotas.get(name, {})
+    quotas = [{"metric": metric, "limit": float(overrides.get(metric, limit)), "usage": 0.0}
+              for metric, limit in sorted(DEFAULT_QUOTAS.items())]
+    return 200, {"kind": "compute#region", "id": ctx.emu.next_id(), "name": name, "status": "UP",
+                 "selfLink": link("projects/%s/regions/%s" % (project, name)),
+                 "zones": [link("projects/%s/zones/%s-%s" % (project, name, z)) for z in REGIONS[name]],
+                 "quotas": quotas}
+
+
 @handler("compute.globalOperations.get", "compute.regionOperations.get")
 def get_operation(ctx):
     op = ctx.emu.operations.get(ctx.param("operation"))

@@ -60,8 +60,16 @@ def handle(emu, http_method, path, query, raw, headers):  # pylint: disable=unus
         if route == ("POST", "config"):
             if "latency_scale" in body:
                 emu.latency_scale = float(body["latency_scale"])
+            if "denied_permissions" in body:
+                emu.denied_permissions = set(body["denied_permissions"])
+            if "quotas" in body:
+                emu.quotas = body["quotas"]
+            if "dataplane_scale" in body:
+                emu.dataplane_scale = float(body["dataplane_scale"])
             emu.latency.update(body.get("latency", {}))
-            return 200, {"latency_scale": emu.latency_scale}
+            return 200, {"latency_scale": emu.latency_scale, "dataplane_scale": emu.dataplane_scale}
+        if route == ("GET", "dataplane"):
+            return 200, emu.dataplane.state()
         if route == ("GET", "state"):
             projects = {pid: {"number": p["number"], "services": sorted(p["services"])}
                         for pid, p in emu.projects.items()}

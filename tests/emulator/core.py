@@ -98,8 +98,9 @@ class Operation:
 class Emulator:
     """In-memory state of the emulated Google Cloud control plane."""
 
-    def __init__(self, latency_scale=0.01, latency=None, project=None, project_number=None):
+    def __init__(self, latency_scale=0.01, latency=None, project=None, project_number=None, dataplane_scale=None):
         self.lock = threading.RLock()
+        self.initial_dataplane_scale = latency_scale if dataplane_scale is None else dataplane_scale
         self.registry = Registry()
         self.latency_scale = latency_scale
         self.latency = dict(latency or {})
@@ -114,6 +115,10 @@ class Emulator:
         with self.lock:
             for kube in getattr(self, "kube", {}).values():
                 kube.stop()
+            if getattr(self, "dataplane", None) is not None:
+                self.dataplane.stop()
+            from .dataplane import DataPlane  # pylint: disable=import-outside-toplevel
+            self.dataplane = DataPlane(self)
             self.kube = {}  # container key -> kube.KubeCluster (the cluster's Kubernetes API)
             self.kube_state = {}  # fleet-level controller bookkeeping
             self.projects = {}
@@ -122,6 +127,9 @@ class Emulator:
             self.operations = {}
             self.faults = []
             self.requests = []
+            self.dataplane_scale = self.initial_dataplane_scale
+            self.denied_permissions = set()  # testIamPermissions answers all but these
+            self.quotas = {}  # region -> {metric: limit}
             if self.default_project[0]:
                 self.add_project(*self.default_project)
 
@@ -315,13 +323,14 @@ class HttpHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _handle(self):
+        if self.path.startswith("http://"):  # a forward-proxy request: the emulated data plane
+            return self.emu.dataplane.proxy(self)
         parsed = urllib.parse.urlsplit(self.path)
         query = {k: v[0] if len(v) == 1 else v for k, v in urllib.parse.parse_qs(parsed.query).items()}
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         from . import control  # pylint: disable=import-outside-toplevel
-
         if parsed.path.startswith("/_emulator/") or parsed.path == "/token":
             status, payload = control.handle(self.emu, self.command, parsed.path, query, raw, headers)
             return self._reply(status, payload)

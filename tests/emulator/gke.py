@@ -141,6 +141,7 @@ def cluster_create(ctx):
         # The cluster's own Kubernetes API. Unlike GKE (an IP on port 443) the endpoint carries its
         # loopback port, so that every emulated cluster can have its own API server.
         kube = KubeCluster(ctx.emu, key, cluster)
+        ctx.emu.dataplane.ensure_running()
         ctx.emu.kube[key] = kube
         cluster["endpoint"] = "127.0.0.1:%d" % kube.port
         cluster["masterAuth"] = {"clusterCaCertificate": kube.ca_b64}

@@ -555,7 +555,9 @@ class KubeCluster:
         if method == "PATCH" and name:
             return self._patch(kind, version, namespace, name, sub, body, content_type, query, dry_run)
         if method == "DELETE" and name:
-            return self._delete(kind, version, namespace, name, dry_run)
+            grace = (body or {}).get("gracePeriodSeconds", query.get("gracePeriodSeconds"))
+            return self._delete(kind, version, namespace, name, dry_run,
+                                None if grace is None else int(grace))
         if method == "DELETE":
             selector = query.get("labelSelector")
             for obj in self._list(kind, version, namespace, {"labelSelector": selector})["items"]:
@@ -725,7 +727,7 @@ class KubeCluster:
         return self._update(kind, version, namespace, name, sub, change, dry_run,
                             create_missing=content_type == "application/apply-patch+yaml")
 
-    def _delete(self, kind, version, namespace, name, dry_run):
+    def _delete(self, kind, version, namespace, name, dry_run, grace=None):
         obj = self._require(kind, namespace, name)
         if kind.plural == "namespaces" and name in ("default", "kube-system"):
             raise KubeError(403, 'namespaces "%s" is forbidden: this namespace may not be deleted' % name,
@@ -738,7 +740,7 @@ class KubeCluster:
             return 200, self._out(kind, version, obj), []
         from . import kube_controllers  # pylint: disable=import-outside-toplevel
         self.api_writes += 1
-        if not kube_controllers.on_delete(self, kind, obj):
+        if not kube_controllers.on_delete(self, kind, obj, grace):
             self.remove(kind.group, kind.plural, namespace if kind.namespaced else "", name)
         if kind.plural == "customresourcedefinitions":
             spec = obj["spec"]

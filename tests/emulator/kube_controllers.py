@@ -61,9 +61,46 @@ def reconcile(emu):
     reconcile_fleet(emu)
 
 
-def on_delete(kube, kind, obj):  # pylint: disable=unused-argument
-    """Return True when a controller takes over the deletion (none does yet)."""
-    return False
+def on_delete(kube, kind, obj, grace=None):
+    """Return True when a controller takes over the deletion: pods terminate gracefully; a programmed
+    multi-cluster Gateway stays (GKE's finalizer) until its load balancer is detached."""
+    if (kind.group, kind.plural) == ("gateway.networking.k8s.io", "gateways"):
+        programmed = any(c["type"] == "Programmed" and c["status"] == "True"
+                         for c in (obj.get("status") or {}).get("conditions", []))
+        if not programmed or obj["metadata"].get("deletionTimestamp"):
+            return bool(obj["metadata"].get("deletionTimestamp"))
+        obj["metadata"]["deletionTimestamp"] = now()
+        obj["metadata"]["finalizers"] = ["gateway.finalizer.networking.gke.io"]
+        kube.state[("gateway-detach", obj["metadata"]["uid"])] = time.time() + _delay(kube, "kube.gateway_detach")
+        return True
+    if kind.plural != "pods" or kind.group:
+        return False
+    return terminate(kube, obj, grace)
+
+
+def terminate(kube, pod, grace=None):
+    """Graceful pod deletion, as the kubelet does it: the pod turns not-Ready at once (its endpoint is
+    withdrawn), runs its preStop hook, then the container gets SIGTERM. The pod object goes when the
+    container has exited, at the latest after the grace period. Returns False when the pod goes at once."""
+    if pod["metadata"].get("deletionTimestamp"):
+        return True
+    spec = pod["spec"]
+    grace = int(spec.get("terminationGracePeriodSeconds", 30) if grace is None else grace)
+    if grace <= 0 or pod["status"].get("phase") in ("Succeeded", "Failed") or not spec.get("nodeName"):
+        kube.remove("", "pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
+        return False
+    pre_stop = 0
+    for container in spec.get("containers", []):
+        hook = (container.get("lifecycle") or {}).get("preStop") or {}
+        pre_stop = max(pre_stop, int((hook.get("sleep") or {}).get("seconds", 0)))
+    pod["metadata"]["deletionTimestamp"] = now()
+    pod["metadata"]["deletionGracePeriodSeconds"] = grace
+    state = kube.state.setdefault(("pod", pod["metadata"]["uid"]), {})
+    state["gone_at"] = time.time() + min(grace, pre_stop) * kube.emu.dataplane_scale
+    kube.set_status(pod, dict(pod["status"], conditions=[
+        dict(c, status="False") if c["type"] in ("Ready", "ContainersReady") else c
+        for c in pod["status"].get("conditions", [])]))
+    return True
 
 
 def _delay(kube, key):
@@ -292,6 +329,10 @@ def _is_model_server(pod):
 
 
 def advance_pod(kube, pod):
+    if pod["metadata"].get("deletionTimestamp"):
+        if time.time() >= kube.state.get(("pod", pod["metadata"]["uid"]), {}).get("gone_at", 0):
+            kube.remove("", "pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
+        return
     if pod["status"].get("phase") in ("Succeeded", "Failed"):
         return
     if not pod["spec"].get("nodeName"):
@@ -355,13 +396,14 @@ def reconcile_deployment(kube, deployment):
     template = deployment["spec"].get("template") or {}
     revision = _hash(template)
     want = int(deployment["spec"].get("replicas", 1))
-    pods = _owned(kube, deployment)
+    pods = [p for p in _owned(kube, deployment) if not p["metadata"].get("deletionTimestamp")]
     for pod in pods:
         if pod["metadata"]["labels"].get("pod-template-hash") != revision:
-            kube.remove("", "pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
+            terminate(kube, pod)
     pods = [p for p in pods if p["metadata"]["labels"].get("pod-template-hash") == revision]
     for pod in sorted(pods, key=lambda p: p["metadata"]["creationTimestamp"], reverse=True)[:max(0, len(pods) - want)]:
-        kube.remove("", "pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
+        terminate(kube, pod)
+        pods.remove(pod)
     failure = _missing_service_account(kube, deployment, template)
     kube.state[("deployment-failure", deployment["metadata"]["uid"])] = failure
     if failure:
@@ -372,7 +414,7 @@ def reconcile_deployment(kube, deployment):
 
 
 def deployment_status(kube, deployment):
-    pods = _owned(kube, deployment)
+    pods = [p for p in _owned(kube, deployment) if not p["metadata"].get("deletionTimestamp")]
     ready = [p for p in pods if _pod_ready(p)]
     want = int(deployment["spec"].get("replicas", 1))
     available = len(ready) >= want
@@ -582,6 +624,44 @@ def fleet_members(emu, project):
     return out
 
 
+def auto_firewall(emu, project, network, name, ranges, ports):
+    """A firewall rule a Google controller creates on its own (and recreates while it runs)."""
+    key = "compute:projects/%s/global/firewalls/%s" % (project, name)
+    net = "projects/%s/global/networks/%s" % (project, network)
+    if emu.get(key) is not None or emu.get("compute:" + net) is None:
+        return
+    emu.store[key] = {
+        "kind": "compute#firewall", "id": emu.next_id(), "name": name, "creationTimestamp": now(),
+        "description": '{"kubernetes.io/cluster-id":"emulated","managed-by":"gke-multi-cluster-controller"}',
+        "network": "https://www.googleapis.com/compute/v1/" + net, "direction": "INGRESS", "priority": 1000,
+        "sourceRanges": ranges, "allowed": [{"IPProtocol": "tcp", "ports": ports}], "disabled": False,
+        "selfLink": "https://www.googleapis.com/compute/v1/projects/%s/global/firewalls/%s" % (project, name)}
+
+
+def auto_firewalls(emu, project, mcs, config):
+    """What the fleet's controllers add to a cluster's network: multi-cluster service discovery opens
+    each member to the others (``gke-<cluster>-mcsd``), the multi-cluster gateway controller opens the
+    pods to the proxy-only subnets (``k8s-fw-l7-...``). Neither is deleted with the gateway or the
+    membership: the seeds' teardown hunts them down after the features are gone."""
+    if mcs is not None:
+        for path in fleet_members(emu, project):
+            cluster = emu.get("container:" + path)
+            if cluster:
+                auto_firewall(emu, project, cluster.get("network", "default"), "gke-%s-%s-mcsd" % (
+                    cluster["name"][:30], _hash(path)[:8]), [cluster.get("clusterIpv4Cidr") or "10.0.0.0/8"],
+                    ["1-65535"])
+    if config is not None:
+        for gateway in config.list("gateway.networking.k8s.io", "gateways"):
+            if any(c["type"] == "Programmed" and c["status"] == "True"
+                   for c in (gateway.get("status") or {}).get("conditions", [])):
+                network = config.cluster.get("network", "default")
+                proxies = [s["ipCidrRange"] for _k, s in emu.items("compute:projects/%s/regions/" % project)
+                           if s.get("purpose") == "GLOBAL_MANAGED_PROXY" and s.get("network", "").endswith(
+                               "/" + network)]
+                auto_firewall(emu, project, network, "k8s-fw-l7-gxlb-%s" % _hash(
+                    [project, network, gateway["metadata"]["uid"]])[:10], sorted(proxies), ["8000"])
+
+
 def reconcile_fleet(emu):
     clusters = getattr(emu, "kube", {})
     by_path = {key.split(":", 1)[1]: kube for key, kube in clusters.items()}
@@ -613,6 +693,7 @@ def reconcile_fleet(emu):
                 key = (imp["metadata"]["namespace"], imp["metadata"]["name"])
                 if kube is not config or key not in exported:
                     kube.remove("networking.gke.io", "gcpinferencepoolimports", *key)
+        auto_firewalls(emu, project, mcs, config)
         if config is None:
             continue
         for key, exporters in exported.items():
@@ -631,6 +712,11 @@ def reconcile_fleet(emu):
             else:
                 config.set_status(existing, status)
         for gateway in config.list("gateway.networking.k8s.io", "gateways"):
+            if gateway["metadata"].get("deletionTimestamp"):
+                if time.time() >= config.state.get(("gateway-detach", gateway["metadata"]["uid"]), 0):
+                    config.remove("gateway.networking.k8s.io", "gateways", gateway["metadata"]["namespace"],
+                                  gateway["metadata"]["name"])
+                continue
             program_gateway(emu, config, gateway)
         for route in config.list("gateway.networking.k8s.io", "httproutes"):
             route_status(config, route)

@@ -174,6 +174,15 @@ def project_get_iam(ctx):
     return 200, ctx.emu.get("cloudresourcemanager:iam/" + project["projectId"])
 
 
+@handler("cloudresourcemanager.projects.testIamPermissions")
+def project_test_permissions(ctx):
+    """The caller holds every permission except those a test denies (``POST /_emulator/config``
+    ``{"denied_permissions": [...]}``); the emulator has no role-to-permission table."""
+    ctx.emu.project(ctx.param("projectsId"))
+    asked = ctx.body.get("permissions") or []
+    return 200, {"permissions": [perm for perm in asked if perm not in ctx.emu.denied_permissions]}
+
+
 @handler("cloudresourcemanager.projects.setIamPolicy")
 def project_set_iam(ctx):
     project = ctx.emu.project(ctx.param("projectsId"))

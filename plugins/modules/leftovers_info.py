@@ -1,0 +1,175 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: gke_inference.multicluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: leftovers_info
+short_description: List which of the platform's Google Cloud resources still exist
+version_added: 0.1.0
+description:
+  - Reads, never changes. Given the names the deployment uses, reports which still exist - and every
+    firewall rule on the collection's network, including the ones GKE's controllers create on their own
+    (multi-cluster service discovery C(*-mcsd), the gateway controller's C(k8s-fw-l7-*)), which block the
+    network's deletion and are not removed with the gateway or the fleet.
+  - Used by the teardown to find those firewall rules and, at the end, to list anything still present.
+options:
+  network:
+    description: The collection's VPC network; its firewall rules are listed.
+    type: str
+  subnetworks:
+    description: Subnetworks to look for.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      region:
+        description: Region.
+        type: str
+        required: true
+      name:
+        description: Name.
+        type: str
+        required: true
+  addresses:
+    description: Regional addresses to look for.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      region:
+        description: Region.
+        type: str
+        required: true
+      name:
+        description: Name.
+        type: str
+        required: true
+  clusters:
+    description: GKE clusters to look for.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      location:
+        description: Zone or region.
+        type: str
+        required: true
+      name:
+        description: Name.
+        type: str
+        required: true
+  memberships:
+    description: Fleet memberships to look for (global).
+    type: list
+    elements: str
+    default: []
+  features:
+    description: Fleet features to look for (global).
+    type: list
+    elements: str
+    default: []
+  buckets:
+    description: Cloud Storage buckets to look for.
+    type: list
+    elements: str
+    default: []
+extends_documentation_fragment:
+  - gke_inference.multicluster.gcp
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: It changes nothing.
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
+author:
+  - gke_inference.multicluster maintainers (@gke-inference)
+"""
+
+EXAMPLES = r"""
+- name: What is left
+  gke_inference.multicluster.leftovers_info:
+    project: my-project
+    network: tpu-gke-dranet-vpc
+    clusters: [{location: us-east5-b, name: gke-us-east5}]
+    memberships: [gke-us-east5]
+    features: [multiclusteringress, multiclusterservicediscovery]
+  register: leftovers
+"""
+
+RETURN = r"""
+present:
+  description: One line per resource that still exists, for example C(firewall k8s-fw-l7-abc on tpu-gke-dranet-vpc).
+  returned: always
+  type: list
+  elements: str
+firewalls:
+  description: Names of the firewall rules on O(network).
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.gcp import GcpModule
+
+
+def main():
+    named = dict(region=dict(type="str", required=True), name=dict(type="str", required=True))
+    module = GcpModule(
+        argument_spec=dict(
+            network=dict(type="str"),
+            subnetworks=dict(type="list", elements="dict", default=[], options=named),
+            addresses=dict(type="list", elements="dict", default=[], options=named),
+            clusters=dict(type="list", elements="dict", default=[], options=dict(
+                location=dict(type="str", required=True), name=dict(type="str", required=True))),
+            memberships=dict(type="list", elements="str", default=[]),
+            features=dict(type="list", elements="str", default=[]),
+            buckets=dict(type="list", elements="str", default=[]),
+        ),
+        supports_check_mode=True,
+    )
+    p, project = module.params, module.project
+    present, firewalls = [], []
+    if p["network"]:
+        listed = module.call("list the project's firewall rules", module.client("firewalls").list, project=project)
+        firewalls = sorted(rule.name for rule in listed if rule.network.rstrip("/").endswith("/networks/" + p["network"]))
+        present += ["firewall %s on %s" % (name, p["network"]) for name in firewalls]
+    for item in p["addresses"]:
+        if module.get_or_none("read address %s" % item["name"], module.client("addresses").get, project=project,
+                              region=item["region"], address=item["name"]) is not None:
+            present.append("address %s in %s" % (item["name"], item["region"]))
+    for item in p["subnetworks"]:
+        if module.get_or_none("read subnetwork %s" % item["name"], module.client("subnetworks").get, project=project,
+                              region=item["region"], subnetwork=item["name"]) is not None:
+            present.append("subnetwork %s in %s" % (item["name"], item["region"]))
+    if p["network"] and module.get_or_none("read network %s" % p["network"], module.client("networks").get,
+                                           project=project, network=p["network"]) is not None:
+        present.append("network %s" % p["network"])
+    for item in p["clusters"]:
+        if module.get_or_none("read cluster %s" % item["name"], module.client("container").get_cluster,
+                              name="projects/%s/locations/%s/clusters/%s" % (project, item["location"], item["name"])):
+            present.append("cluster %s in %s" % (item["name"], item["location"]))
+    for kind, names, getter in (("membership", p["memberships"], "get_membership"),
+                                ("feature", p["features"], "get_feature")):
+        for name in names:
+            path = "projects/%s/locations/global/%ss/%s" % (project, kind, name)
+            if module.get_or_none("read fleet %s %s" % (kind, name), getattr(module.client("gkehub"), getter),
+                                  name=path) is not None:
+                present.append("fleet %s %s" % (kind, name))
+    for name in p["buckets"]:
+        if module.get_or_none("read bucket %s" % name, module.client("storage").lookup_bucket, name) is not None:
+            present.append("bucket %s" % name)
+    module.exit_json(changed=False, present=present, firewalls=firewalls)
+
+
+if __name__ == "__main__":
+    main()

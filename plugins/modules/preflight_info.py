@@ -1,0 +1,256 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: gke_inference.multicluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: preflight_info
+short_description: Check a project before deploying - credentials, APIs, permissions, accelerator quota and shape
+version_added: 0.1.0
+description:
+  - Reads, never changes. Collects every problem it finds instead of stopping at the first, so that one
+    run tells the whole story; the module itself succeeds and returns them in RV(problems) (and what it could not verify in
+    RV(unverified)), and the caller decides.
+  - Credentials - a project read with them. APIs - which of O(services) are disabled, and whether the
+    caller may enable them. Permissions - C(projects.testIamPermissions) with O(permissions).
+    Quota - per region of O(quota), the first of its C(metrics) that Compute Engine reports, against
+    the chips or GPUs needed. Shape - the accelerator node pool's machine type and topology or GPUs.
+options:
+  services:
+    description: APIs the deployment needs (for example C(container.googleapis.com)).
+    type: list
+    elements: str
+    default: []
+  permissions:
+    description: IAM permissions the caller needs on the project.
+    type: list
+    elements: str
+    default: []
+  quota:
+    description: Accelerator quota to check, per region.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      region:
+        description: Region name.
+        type: str
+        required: true
+      metrics:
+        description:
+          - Compute Engine quota metric names to look for, in order (the first one the region reports counts).
+          - When the region reports none of them the check becomes a warning (some accelerator quotas, such as
+            TPU v6e, live in the Cloud Quotas service, not in the region's Compute Engine quotas).
+        type: list
+        elements: str
+        required: true
+      needed:
+        description: How many units (chips or GPUs) the deployment needs in the region.
+        type: float
+        required: true
+  accelerator:
+    description: The accelerator node pool's shape, checked like the node pool module does.
+    type: dict
+    suboptions:
+      machine_type:
+        description: Machine type.
+        type: str
+        required: true
+      tpu_topology:
+        description: TPU topology.
+        type: str
+      gpu_type:
+        description: GPU type.
+        type: str
+      gpu_count:
+        description: GPUs per node.
+        type: int
+      node_count:
+        description: Nodes per node pool.
+        type: int
+extends_documentation_fragment:
+  - gke_inference.multicluster.gcp
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: It changes nothing.
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
+author:
+  - gke_inference.multicluster maintainers (@gke-inference)
+"""
+
+EXAMPLES = r"""
+- name: Everything wrong with the project, at once
+  gke_inference.multicluster.preflight_info:
+    project: my-project
+    services: [container.googleapis.com, gkehub.googleapis.com]
+    permissions: [container.clusters.create, compute.networks.create]
+    quota:
+      - {region: us-east5, metrics: [PREEMPTIBLE_NVIDIA_H100_GPUS], needed: 6}
+    accelerator: {machine_type: ct6e-standard-4t, tpu_topology: 2x2}
+  register: preflight
+"""
+
+RETURN = r"""
+problems:
+  description: Every problem found, each naming what is wrong and how to fix it.
+  returned: always
+  type: list
+  elements: str
+unverified:
+  description: What could not be verified (not problems, but worth a look).
+  returned: always
+  type: list
+  elements: str
+disabled_services:
+  description: The services of O(services) that are not enabled.
+  returned: always
+  type: list
+  elements: str
+missing_permissions:
+  description: The permissions of O(permissions) the caller does not have.
+  returned: always
+  type: list
+  elements: str
+quota:
+  description: Per region checked - region, metric, limit, usage, needed.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.accelerators import shape_errors
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.auth import CredentialsError, get_credentials
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.errors import explain
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.gcp import GcpModule, to_dict
+
+try:
+    from google.api_core import exceptions as gexc
+    from google.auth import exceptions as auth_exceptions
+except ImportError:
+    pass  # GcpModule reports the missing libraries
+
+
+class Checks:
+    def __init__(self, module):
+        self.module = module
+        self.problems, self.warnings = [], []
+
+    def attempt(self, action, func, *args, **kwargs):
+        """(result, None) or (None, message) - an API error is a finding here, not a failure."""
+        try:
+            return self.module.retry.call(func, *args, **kwargs), None
+        except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
+            return None, explain(exc, action)
+        except auth_exceptions.GoogleAuthError as exc:
+            return None, "credentials: they were refused or could not be refreshed while trying to %s (%s); check " \
+                         "auth_kind and service_account_file / access_token." % (action, exc)
+
+
+def main():
+    module = GcpModule(
+        argument_spec=dict(
+            services=dict(type="list", elements="str", default=[]),
+            permissions=dict(type="list", elements="str", default=[]),
+            quota=dict(type="list", elements="dict", default=[], options=dict(
+                region=dict(type="str", required=True), metrics=dict(type="list", elements="str", required=True),
+                needed=dict(type="float", required=True))),
+            accelerator=dict(type="dict", options=dict(
+                machine_type=dict(type="str", required=True), tpu_topology=dict(type="str"),
+                gpu_type=dict(type="str"), gpu_count=dict(type="int"), node_count=dict(type="int"))),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    checks = Checks(module)
+    result = dict(changed=False, disabled_services=[], missing_permissions=[], quota=[])
+    if p["accelerator"]:
+        a = p["accelerator"]
+        checks.problems += ["accelerator %s" % e for e in shape_errors(
+            a["machine_type"], a.get("tpu_topology"), a.get("gpu_type"), a.get("gpu_count"), a.get("node_count"))]
+    project = module.project
+    try:
+        get_credentials(p)
+    except CredentialsError as exc:
+        checks.problems.append("credentials: %s" % exc)
+        module.exit_json(problems=checks.problems, unverified=checks.warnings, **result)
+    _found, error = checks.attempt("read project %s" % project, module.client("projects").get_project,
+                                   name="projects/%s" % project)
+    if error:
+        checks.problems.append(error)
+        module.exit_json(problems=checks.problems, unverified=checks.warnings, **result)
+
+    granted = set()
+    wanted = sorted(set(p["permissions"]) | ({"serviceusage.services.enable"} if p["services"] else set()))
+    if wanted:
+        response, error = checks.attempt("test the caller's permissions on project %s" % project,
+                                         module.client("projects").test_iam_permissions,
+                                         request={"resource": "projects/%s" % project, "permissions": wanted})
+        if error:
+            checks.warnings.append(error)
+            granted = set(wanted)
+        else:
+            granted = set(response.permissions)
+    missing = [perm for perm in p["permissions"] if perm not in granted]
+    result["missing_permissions"] = missing
+    if missing:
+        checks.problems.append("permissions: the caller lacks %s on project %s; grant a role that has them (for "
+                               "example roles/container.admin, roles/compute.networkAdmin, roles/storage.admin, "
+                               "roles/gkehub.admin, roles/resourcemanager.projectIamAdmin)."
+                               % (", ".join(missing), project))
+
+    if p["services"]:
+        names = ["projects/%s/services/%s" % (project, s) for s in p["services"]]
+        disabled = []
+        for start in range(0, len(names), 20):
+            response, error = checks.attempt("read the state of the project's APIs",
+                                             module.client("serviceusage").batch_get_services,
+                                             request={"parent": "projects/%s" % project, "names": names[start:start + 20]})
+            if error:
+                checks.problems.append(error)
+                break
+            disabled += [s.config.name or s.name.rsplit("/", 1)[-1] for s in response.services if s.state.name != "ENABLED"]
+        result["disabled_services"] = disabled
+        if disabled and "serviceusage.services.enable" not in granted:
+            checks.problems.append("services: %s are disabled and the caller may not enable them "
+                                   "(serviceusage.services.enable); enable them or grant "
+                                   "roles/serviceusage.serviceUsageAdmin." % ", ".join(disabled))
+        elif disabled:
+            checks.warnings.append("services: %s are disabled; site.yml enables them." % ", ".join(disabled))
+
+    for item in p["quota"]:
+        region, error = checks.attempt("read region %s" % item["region"], module.client("regions").get,
+                                       project=project, region=item["region"])
+        if error:
+            checks.problems.append("quota: %s" % error)
+            continue
+        quotas = {q["metric"]: q for q in to_dict(region).get("quotas", [])}
+        metric = next((m for m in item["metrics"] if m in quotas), None)
+        if metric is None:
+            checks.warnings.append("quota: region %s reports none of %s in its Compute Engine quotas; check the "
+                                   "accelerator quota in the console (IAM & Admin > Quotas) before deploying."
+                                   % (item["region"], ", ".join(item["metrics"])))
+            continue
+        limit, usage = float(quotas[metric].get("limit", 0)), float(quotas[metric].get("usage", 0))
+        result["quota"].append({"region": item["region"], "metric": metric, "limit": limit, "usage": usage,
+                                "needed": item["needed"]})
+        if usage + item["needed"] > limit:
+            checks.problems.append("quota: region %s has %g of %s left (limit %g, in use %g) but the node pool needs "
+                                   "%g; request more quota for %s in %s, or lower the node count."
+                                   % (item["region"], max(0, limit - usage), metric, limit, usage, item["needed"],
+                                      metric, item["region"]))
+    module.exit_json(problems=checks.problems, unverified=checks.warnings, **result)
+
+
+if __name__ == "__main__":
+    main()
