@@ -84,7 +84,7 @@ class Gcp:
         entries = self.control("GET", "requests")["requests"]
         if mutating:
             entries = [e for e in entries if e["method"] != "GET" and not (e["method_id"] or "").endswith(
-                ("getIamPolicy", "batchGet", "get", "list"))
+                ("getIamPolicy", "testIamPermissions", "batchGet", "get", "list"))
                 and e.get("changed", True)]  # Kubernetes: a no-op patch (kubernetes.core apply sends one) is not a change
         return entries
 

@@ -14,12 +14,12 @@ short_description: Send a measured stream of completion requests through the inf
 version_added: 0.1.0
 description:
   - Sends OpenAI-style completion requests to a gateway address at a fixed rate (open loop, as real
-    users do: a slow backend does not slow the sender), in one or more stages, and records for every
+    users do - a slow backend does not slow the sender), in one or more stages, and records for every
     request when it started, how long it took, its HTTP status and the region that served it (from
     O(region_header)). Optionally samples the model servers' C(vllm:kv_cache_usage_perc) while it runs.
   - Used by the failover drill and the spill-over load test. Run it with C(async) and stop it early by
     creating O(stop_file).
-  - The gateway is internal - run this where the VPC is reachable (a runner in the VPC, a VPN), or set
+  - The gateway is internal. Run this where the VPC is reachable (a runner in the VPC, a VPN), or set
     O(proxy) to an HTTP proxy that is.
   - Prompts and responses are never returned; only timings, statuses and regions.
 options:
@@ -107,8 +107,8 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    support: none
-    details: It sends real requests; in check mode it does nothing and says so.
+    support: full
+    details: It changes nothing; in check mode it sends no requests.
   diff_mode:
     support: none
   platform:
@@ -299,7 +299,7 @@ def main():
             api=dict(type="str", choices=["completions", "chat"], default="chat"),
             model=dict(type="str", required=True),
             prompt=dict(type="str", default="What is the capital of France?"),
-            max_tokens=dict(type="int", default=100),
+            max_tokens=dict(type="int", default=100, no_log=False),
             rate=dict(type="float", default=5),
             duration=dict(type="float", default=60),
             stages=dict(type="list", elements="dict", options=dict(rate=dict(type="float", required=True),

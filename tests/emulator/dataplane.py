@@ -224,8 +224,8 @@ class DataPlane:
             for uid in wanted - set(self.endpoints):
                 if uid not in self.pending:
                     info = pods[uid]
-                    self.pending[uid] = (now + delay, Endpoint(uid, info["region"], info["cluster"], info["name"],
-                                                              info["labels"]))
+                    endpoint = Endpoint(uid, info["region"], info["cluster"], info["name"], info["labels"])
+                    self.pending[uid] = (now + delay, endpoint)
             for uid in set(self.endpoints) - wanted:
                 if uid not in self.pending:
                     self.pending[uid] = (now + delay, None)

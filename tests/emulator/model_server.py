@@ -90,8 +90,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/metrics":
             return self._reply(200, self.engine.metrics(), "text/plain; version=0.0.4")
         if self.path == "/v1/models":
-            return self._reply(200, {"object": "list", "data": [{"id": self.engine.args.served_model_name,
-                                                                   "object": "model", "owned_by": "vllm"}]})
+            model = {"id": self.engine.args.served_model_name, "object": "model", "owned_by": "vllm"}
+            return self._reply(200, {"object": "list", "data": [model]})
         return self._reply(404, {"detail": "Not Found"})
 
     def _error(self, status, kind, message):

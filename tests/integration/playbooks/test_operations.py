@@ -5,7 +5,7 @@ import glob
 import json
 import os
 
-from .test_site import local_inventory, playbook, recap
+from test_site import local_inventory, playbook, recap
 
 PROJECT = "test-project-1"
 PRIMARY, SECONDARY = "us-east5", "europe-west4"
@@ -43,7 +43,8 @@ def test_preflight_reports_every_problem_at_once_and_creates_nothing(gcp, tmp_pa
     gcp.control("DELETE", "requests")
     code, out = playbook(gcp, inv, playbook="playbooks/preflight.yml")
     assert code != 0, out
-    for expected in ("gcp_zone: europe-west4-a", "overlap",  # the network plan
+    for expected in ("gke-us-east5: gcp_zone: zone 'europe-west4-a' is not in region 'us-east5'",  # the network plan
+                     "gke-europe-west4 network_node_subnet_cidr (10.0.1.0/24) overlaps gke-us-east5",
                      "gke_config_region: asia-east1 must be the gcp_region of exactly one host",
                      "model_cache_hf_token: empty",
                      "node_count: a 4x4 slice of ct6e-standard-4t needs exactly 4 nodes",
@@ -157,4 +158,3 @@ def test_drill_load_test_and_teardown(gcp, tmp_path):
     assert code == 0, out
     assert all(counts["changed"] == 0 for counts in recap(out).values()), out
     assert gcp.requests(mutating=True) == []
-
