@@ -16,8 +16,10 @@ description:
   - Reads, never changes. Collects every problem it finds instead of stopping at the first, so that one
     run tells the whole story; the module itself succeeds and returns them in RV(problems) (and what it could not verify in
     RV(unverified)), and the caller decides.
-  - Credentials - a project read with them. APIs - which of O(services) are disabled, and whether the
-    caller may enable them. Permissions - C(projects.testIamPermissions) with O(permissions).
+  - Credentials and project - the state of O(services) read with them (Service Usage answers in a new
+    project). APIs - which of O(services) are disabled, and whether the caller may enable them.
+    Permissions - C(projects.testIamPermissions) with O(permissions) (unverified while Resource Manager
+    is disabled; quota likewise while Compute Engine is).
     Quota - per region of O(quota), the first of its C(metrics) that Compute Engine reports, against
     the chips or GPUs needed. Shape - the accelerator node pool's machine type and topology or GPUs.
 options:
@@ -184,20 +186,33 @@ def main():
     except CredentialsError as exc:
         checks.problems.append("credentials: %s" % exc)
         module.exit_json(problems=checks.problems, unverified=checks.warnings, **result)
-    _found, error = checks.attempt("read project %s" % project, module.client("projects").get_project,
-                                   name="projects/%s" % project)
-    if error:
-        checks.problems.append(error)
-        module.exit_json(problems=checks.problems, unverified=checks.warnings, **result)
+    # Service Usage answers in a new project (Resource Manager and Compute may not be enabled yet):
+    # it proves the credentials and the project first.
+    disabled = []
+    if p["services"]:
+        names = ["projects/%s/services/%s" % (project, s) for s in p["services"]]
+        for start in range(0, len(names), 20):
+            response, error = checks.attempt("read the state of the project's APIs",
+                                             module.client("serviceusage").batch_get_services,
+                                             request={"parent": "projects/%s" % project, "names": names[start:start + 20]})
+            if error:
+                checks.problems.append(error)
+                module.exit_json(problems=checks.problems, unverified=checks.warnings, **result)
+            disabled += [s.config.name or s.name.rsplit("/", 1)[-1] for s in response.services if s.state.name != "ENABLED"]
+    result["disabled_services"] = disabled
 
     granted = set()
-    wanted = sorted(set(p["permissions"]) | ({"serviceusage.services.enable"} if p["services"] else set()))
-    if wanted:
+    wanted = sorted(set(p["permissions"]) | ({"serviceusage.services.enable"} if disabled else set()))
+    if "cloudresourcemanager.googleapis.com" in disabled:
+        checks.warnings.append("permissions: not tested, cloudresourcemanager.googleapis.com is disabled (site.yml "
+                               "enables it; run the preflight again afterwards to test them).")
+        granted = set(wanted)
+    elif wanted:
         response, error = checks.attempt("test the caller's permissions on project %s" % project,
                                          module.client("projects").test_iam_permissions,
                                          request={"resource": "projects/%s" % project, "permissions": wanted})
         if error:
-            checks.warnings.append(error)
+            checks.problems.append(error)
             granted = set(wanted)
         else:
             granted = set(response.permissions)
@@ -208,27 +223,14 @@ def main():
                                "example roles/container.admin, roles/compute.networkAdmin, roles/storage.admin, "
                                "roles/gkehub.admin, roles/resourcemanager.projectIamAdmin)."
                                % (", ".join(missing), project))
+    if disabled and "serviceusage.services.enable" not in granted:
+        checks.problems.append("services: %s are disabled and the caller may not enable them "
+                               "(serviceusage.services.enable); enable them or grant "
+                               "roles/serviceusage.serviceUsageAdmin." % ", ".join(disabled))
+    elif disabled:
+        checks.warnings.append("services: %s are disabled; site.yml enables them." % ", ".join(disabled))
 
-    if p["services"]:
-        names = ["projects/%s/services/%s" % (project, s) for s in p["services"]]
-        disabled = []
-        for start in range(0, len(names), 20):
-            response, error = checks.attempt("read the state of the project's APIs",
-                                             module.client("serviceusage").batch_get_services,
-                                             request={"parent": "projects/%s" % project, "names": names[start:start + 20]})
-            if error:
-                checks.problems.append(error)
-                break
-            disabled += [s.config.name or s.name.rsplit("/", 1)[-1] for s in response.services if s.state.name != "ENABLED"]
-        result["disabled_services"] = disabled
-        if disabled and "serviceusage.services.enable" not in granted:
-            checks.problems.append("services: %s are disabled and the caller may not enable them "
-                                   "(serviceusage.services.enable); enable them or grant "
-                                   "roles/serviceusage.serviceUsageAdmin." % ", ".join(disabled))
-        elif disabled:
-            checks.warnings.append("services: %s are disabled; site.yml enables them." % ", ".join(disabled))
-
-    for item in p["quota"]:
+    for item in p["quota"] if "compute.googleapis.com" not in disabled else []:
         region, error = checks.attempt("read region %s" % item["region"], module.client("regions").get,
                                        project=project, region=item["region"])
         if error:
@@ -249,6 +251,9 @@ def main():
                                    "%g; request more quota for %s in %s, or lower the node count."
                                    % (item["region"], max(0, limit - usage), metric, limit, usage, item["needed"],
                                       metric, item["region"]))
+    if p["quota"] and "compute.googleapis.com" in disabled:
+        checks.warnings.append("quota: not read, compute.googleapis.com is disabled (site.yml enables it; run the "
+                               "preflight again afterwards to check the accelerator quota).")
     module.exit_json(problems=checks.problems, unverified=checks.warnings, **result)
 
 

@@ -111,7 +111,7 @@ class DataPlane:
                 self._health_checks(gateways)
             except Exception as exc:  # pylint: disable=broad-except
                 sys.stderr.write("dataplane: %r\n" % (exc,))
-            self.stopping.wait(0.02)
+            self.stopping.wait(0.05)
 
     # -- what the clusters say -------------------------------------------------------------------
     def _observe(self):

@@ -56,6 +56,18 @@ def test_preflight_reports_every_problem_at_once_and_creates_nothing(gcp, tmp_pa
     assert gcp.resources("compute:") == {} and gcp.resources("storage:") == {}
 
 
+def test_preflight_on_a_new_project_passes_and_says_what_it_could_not_check(gcp, tmp_path):
+    services = gcp.emu.projects[PROJECT]["services"]
+    services.difference_update({"cloudresourcemanager.googleapis.com", "compute.googleapis.com"})
+    inv = local_inventory(tmp_path, gcp)
+    code, out = playbook(gcp, inv, playbook="playbooks/preflight.yml")
+    assert code == 0, out
+    assert "Preflight: 0 problem(s)" in out
+    assert "permissions: not tested, cloudresourcemanager.googleapis.com is disabled" in out
+    assert "quota: not read, compute.googleapis.com is disabled" in out
+    assert gcp.requests(mutating=True) == []
+
+
 def test_preflight_quota_shortfall_for_the_gpu_profile(gcp, tmp_path):
     inv = local_inventory(tmp_path, gcp, overrides={"all": {"gke_accelerator_profile": "gpu_h100"}})
     gcp.control("POST", "config", {"quotas": {"us-east5": {"PREEMPTIBLE_NVIDIA_H100_GPUS": 4}}})
