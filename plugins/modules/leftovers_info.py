@@ -82,15 +82,7 @@ options:
 extends_documentation_fragment:
   - gke_inference.multicluster.gcp
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: It changes nothing.
-  diff_mode:
-    support: none
-  platform:
-    support: full
-    platforms: posix
+  - gke_inference.multicluster.attributes.info_module
 author:
   - gke_inference.multicluster maintainers (@gke-inference)
 """

@@ -18,15 +18,8 @@ description:
 options: {}
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - gke_inference.multicluster.attributes.info_module
   - gke_inference.multicluster.gcp
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    support: full
-    platforms: posix
 author:
   - gke_inference.multicluster maintainers (@gke-inference)
 """
