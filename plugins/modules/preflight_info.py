@@ -127,6 +127,7 @@ from ansible_collections.gke_inference.multicluster.plugins.module_utils.acceler
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.auth import CredentialsError, get_credentials
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.errors import explain
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.gcp import GcpModule, to_dict
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.validation import project_error
 
 try:
     from google.api_core import exceptions as gexc
@@ -172,7 +173,11 @@ def main():
         a = p["accelerator"]
         checks.problems += ["accelerator %s" % e for e in shape_errors(
             a["machine_type"], a.get("tpu_topology"), a.get("gpu_type"), a.get("gpu_count"), a.get("node_count"))]
-    project = module.project
+    error = project_error("project", p.get("project"))
+    if error:
+        checks.problems.append(error)
+        module.exit_json(problems=checks.problems, unverified=checks.warnings, **result)
+    project = p["project"]
     try:
         get_credentials(p)
     except CredentialsError as exc:
