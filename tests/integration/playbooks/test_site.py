@@ -184,5 +184,8 @@ def test_gpu_profile(gcp, tmp_path):
 def test_config_cluster_not_in_inventory(gcp, tmp_path):
     inv = local_inventory(tmp_path, gcp, overrides={"all": {"gke_config_region": "asia-east1"}})
     code, out = playbook(gcp, inv)
+    assert code != 0 and "gke_config_region: asia-east1 must be the gcp_region of exactly one host" in out  # preflight
+    assert gcp.requests(mutating=True) == []
+    code, out = playbook(gcp, inv, "-e", "gke_skip_preflight=true")  # the fleet role checks it too
     assert code != 0 and "'asia-east1' is not the region of any host of the play" in out
     assert gcp.resources("gkehub:") == {}
