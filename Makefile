@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 
-.PHONY: setup local test unit integration molecule sanity lint clean
+.PHONY: setup local test unit integration molecule sanity lint ee clean
 
 setup:
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/setup.sh
@@ -18,5 +18,10 @@ test: setup
 unit integration molecule sanity lint: setup
 	VENV=$(VENV) scripts/test.sh $@
 
+# The AWX execution environment: the collection tarball, then the image (needs podman or docker).
+ee: setup
+	rm -rf dist && $(VENV)/bin/ansible-galaxy collection build --output-path dist
+	$(VENV)/bin/ansible-builder build -f execution-environment.yml -t gke-inference-ee:0.1.0
+
 clean:
-	rm -rf $(VENV) .collections .emulator tests/output
+	rm -rf $(VENV) .collections .emulator tests/output dist context
