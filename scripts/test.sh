@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite (what `make test` and CI run): unit and integration tests (pytest, against
-# the in-process emulator), the Molecule scenarios, ansible-lint (production profile) and
+# the in-process emulator), the Molecule scenarios, ansible-lint (production profile), the docs
+# (antsibull-docs lint and build) and
 # ansible-test sanity. `scripts/test.sh unit|integration|molecule|lint|sanity` runs one part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,15 +30,26 @@ run_molecule() {
   return $failed
 }
 
+# ansible-lint (production profile), then the collection's docs: antsibull-docs lint and a full build.
+run_lint() {
+  ansible-lint || return 1
+  (cd .collections/ansible_collections/gke_inference/multicluster && antsibull-docs lint-collection-docs --plugin-docs .) || return 1
+  docs=$(mktemp -d)
+  ANSIBLE_COLLECTIONS_PATH="$PWD/.collections" antsibull-docs collection --use-current --dest-dir "$docs" \
+    gke_inference.multicluster >/dev/null || { rm -rf "$docs"; return 1; }
+  echo "docs: $(find "$docs" -name '*.rst' | wc -l) pages built"
+  rm -rf "$docs"
+}
+
 case "$part" in
   unit) run_pytest tests/unit ;;
   integration) run_pytest tests/integration ;;
   molecule) run_molecule ;;
-  lint) ansible-lint ;;
+  lint) run_lint ;;
   sanity) scripts/sanity.sh ;;
   all)
     status=0
-    echo "== lint";      ansible-lint || status=1
+    echo "== lint";      run_lint || status=1
     echo "== sanity";    scripts/sanity.sh || status=1
     echo "== molecule";  run_molecule || status=1
     # last, so that CI reads pytest's closing line

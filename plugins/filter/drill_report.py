@@ -18,7 +18,7 @@ description:
     to the first request from which on every request is answered by the primary again), and checks
     them against the thresholds.
   - A request whose response did not name its region counts as served by another region when it was
-    sent after the primary had no pod left (O(marks.primary_gone)).
+    sent after the primary had no pod left (C(primary_gone) in O(marks)).
 positional: _input
 options:
   _input:
