@@ -38,6 +38,13 @@ run_lint() {
   ANSIBLE_COLLECTIONS_PATH="$PWD/.collections" antsibull-docs collection --use-current --dest-dir "$docs" \
     gke_inference.multicluster >/dev/null || { rm -rf "$docs"; return 1; }
   echo "docs: $(find "$docs" -name '*.rst' | wc -l) pages built"
+  # The built collection as Galaxy imports it (ansible-test runs separately, in sanity).
+  ansible-galaxy collection build --force --output-path "$docs" . >/dev/null
+  printf '[galaxy-importer]\nRUN_ANSIBLE_TEST = False\nRUN_ANSIBLE_LINT = True\n' >"$docs/importer.cfg"
+  (cd "$docs" && GALAXY_IMPORTER_CONFIG="$docs/importer.cfg" python -m galaxy_importer.main \
+    gke_inference-multicluster-*.tar.gz >"$docs/importer.log" 2>&1) || { tail -20 "$docs/importer.log"; rm -rf "$docs"; return 1; }
+  grep -q "Importer processing completed successfully" "$docs/importer.log" || { tail -20 "$docs/importer.log"; rm -rf "$docs"; return 1; }
+  echo "galaxy-importer: the built collection imports"
   rm -rf "$docs"
 }
 
