@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 
-.PHONY: setup local test unit integration molecule sanity lint ee clean
+.PHONY: setup local test unit integration molecule sanity lint ee bench clean
 
 setup:
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/setup.sh
@@ -17,6 +17,10 @@ test: setup
 
 unit integration molecule sanity lint: setup
 	VENV=$(VENV) scripts/test.sh $@
+
+# Deployment benchmark (not part of the test suite): BENCH_ARGS="--regions 2 --scale 0.005" to change it.
+bench: setup
+	$(VENV)/bin/python tests/bench/bench.py $(BENCH_ARGS)
 
 # The AWX execution environment: the collection tarball, then the image (needs podman or docker).
 ee: setup

@@ -17,7 +17,7 @@ def config_cluster(gcp, tmp_path):
     """A config cluster of the fleet, an exported pool in it, addresses and proxy-only subnets."""
     emu = gcp.emu
     with emu.lock:
-        cluster = {"network": "vpc", "nodePools": [], "addonsConfig": {}}
+        cluster = {"name": "gke-us-east5", "network": "vpc", "nodePools": [], "addonsConfig": {}}
         emu.store[CLUSTER] = cluster
         kube = KubeCluster(emu, CLUSTER, cluster)
         emu.kube[CLUSTER] = kube
@@ -27,11 +27,12 @@ def config_cluster(gcp, tmp_path):
         emu.store[hub + "features/multiclusteringress"] = {"spec": {"multiclusteringress": {
             "configMembership": "projects/%s/locations/global/memberships/gke-us-east5" % P}}}
         emu.store[hub + "features/multiclusterservicediscovery"] = {}
-        for region, name, ip in (("europe-west4", "gw-eu", "10.0.1.2"), ("us-east5", "gw-us", "10.0.2.2")):
+        for region, name, ip, proxy in (("europe-west4", "gw-eu", "10.0.1.2", "10.129.0.0/23"),
+                                        ("us-east5", "gw-us", "10.0.2.2", "10.129.2.0/23")):
             emu.store["compute:projects/%s/regions/%s/addresses/%s" % (P, region, name)] = {
                 "name": name, "addressType": "INTERNAL", "purpose": "GCE_ENDPOINT", "address": ip}
             emu.store["compute:projects/%s/regions/%s/subnetworks/proxy" % (P, region)] = {
-                "purpose": "GLOBAL_MANAGED_PROXY", "network": "https://x/projects/%s/global/networks/vpc" % P}
+                "purpose": "GLOBAL_MANAGED_PROXY", "ipCidrRange": proxy, "network": "https://x/projects/%s/global/networks/vpc" % P}
         kube.put("inference.networking.k8s.io", "inferencepools", {
             "metadata": {"name": "gemma-pool", "namespace": "default",
                          "annotations": {"networking.gke.io/export": "True"}},

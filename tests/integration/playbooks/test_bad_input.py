@@ -26,7 +26,7 @@ CASES = [
     (["-e", "gke_preferred_region=asia-east1", "--skip-tags", "preflight"],
      ["backend_policy.preferred_region: asia-east1 is not one of the gateway's regions (europe-west4, us-east5)"]),
     (["-e", "gateway_max_utilization_percent=101", "-e", "workload_lb_max_utilization_percent=60"],
-     ["backend_policy.max_utilization_percent: 101 is outside 1-100"]),
+     ["gateway_max_utilization_percent (gke_max_utilization_percent): 101 is outside 1-100"]),
 ]
 
 

@@ -11,12 +11,15 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 LOCAL = os.path.join(ROOT, "inventories", "local")
+CRDS = os.path.realpath(os.path.join(ROOT, "..", "shared", "crds"))
 
 
 def playbook(gcp, inventory, *args, playbook="site.yml"):
     env = dict(os.environ, GKE_INFERENCE_API_ENDPOINT=gcp.endpoint, GKE_INFERENCE_CREDENTIALS_FILE=gcp.key_file,
                ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"))
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"),
+               # the inventories are copies in tmp_path: the CRD beside the checkout, not in the cache by chance
+               GKE_INFERENCE_CRDS_DIR=os.environ.get("GKE_INFERENCE_CRDS_DIR") or CRDS)
     binary = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
     proc = subprocess.run([binary, playbook, "-i", inventory] + list(args), cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600, check=False)

@@ -1,0 +1,182 @@
+"""Deployment benchmark: site.yml against the emulator with the seeds' latency profile.
+
+    make bench                                   # 2, 4 and 8 regions at latency scale 0.01
+    .venv/bin/python tests/bench/bench.py --regions 2 --scale 0.005
+
+For each region count it runs site.yml on a fresh emulated project, then again (the no-op re-run),
+and prints one table: the wall time; the lower bound given by the dependency chain of the
+operations (the critical path through the latency profile); the same operations run in the
+codelab's order, each phase waited before the next; the re-run time and its mutating API calls
+(must be 0). The two model figures use latency.json x scale and leave out Ansible's own overhead,
+which the measured times include. Not part of the test suite.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+from emulator import Emulator, serve  # noqa: E402  pylint: disable=wrong-import-position
+from emulator.__main__ import load_latency, make_service_account  # noqa: E402  pylint: disable=wrong-import-position
+
+PROJECT = "bench-project-1"
+REGIONS = [("us-east5", "us-east5-b"), ("europe-west4", "europe-west4-a"), ("us-central1", "us-central1-a"),
+           ("asia-southeast1", "asia-southeast1-b"), ("us-east1", "us-east1-b"), ("us-west1", "us-west1-a"),
+           ("europe-west1", "europe-west1-b"), ("asia-northeast1", "asia-northeast1-a")]
+SERVICES = ("compute.googleapis.com", "container.googleapis.com", "cloudresourcemanager.googleapis.com",
+            "storage.googleapis.com", "serviceusage.googleapis.com")
+
+
+def operations(latency):
+    """The operations of one deployment and what each waits for (unscaled seconds from latency.json)."""
+    d = latency.get
+    return {
+        "services": (d("serviceusage.services.batchEnable"), []),
+        "network": (d("compute.networks.insert"), ["services"]),
+        "firewalls": (d("compute.firewalls.insert"), ["network"]),
+        "subnets": (d("compute.subnetworks.insert"), ["network"]),
+        "address": (d("compute.addresses.insert"), ["subnets"]),
+        "cluster": (d("container.projects.locations.clusters.create"), ["subnets"]),
+        "node_pool": (d("container.projects.locations.clusters.nodePools.create"), ["cluster"]),
+        "bucket": (0, ["services"]),
+        "membership": (d("gkehub.projects.locations.memberships.create"), ["cluster"]),
+        "fleet_features": (d("gkehub.projects.locations.features.create"), ["membership"]),
+        "model_download": (d("kube.pod_start") + d("kube.model_download"), ["cluster", "bucket"]),
+        "model_servers": (d("kube.pod_start") + d("kube.model_load.tpu"), ["node_pool", "model_download"]),
+        "pool_import": (d("kube.pool_import"), ["fleet_features", "cluster"]),
+        "gateway": (d("kube.gateway_program"), ["fleet_features", "address", "firewalls"]),
+        "done": (0, ["model_servers", "pool_import", "gateway"]),
+    }
+
+
+def critical_path(ops):
+    finish = {}
+
+    def end(name):
+        if name not in finish:
+            seconds, after = ops[name]
+            finish[name] = seconds + max([end(a) for a in after] or [0])
+        return finish[name]
+    return end("done")
+
+
+CODELAB_PHASES = [["services", "network", "firewalls", "subnets", "address"], ["cluster", "node_pool"],
+                  ["membership", "fleet_features"], ["bucket", "model_download"], ["model_servers"],
+                  ["pool_import", "gateway"]]
+
+
+def codelab_order(ops):
+    """Each phase waited before the next; inside a phase, the operations' own dependency chain."""
+    total = 0
+    for phase in CODELAB_PHASES:
+        finish = {}
+        for name in phase:
+            seconds, after = ops[name]
+            finish[name] = seconds + max([finish[a] for a in after if a in finish] or [0])
+        total += max(finish.values())
+    return total
+
+
+def inventory(directory, regions):
+    shutil.copytree(os.path.join(ROOT, "inventories", "local"), directory)
+    all_vars = os.path.join(directory, "group_vars", "all.yml")
+    with open(all_vars, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    data.update(gcp_project_id=PROJECT, gke_config_region=regions[0][0],
+                clusters_kubeconfig_dir=os.path.join(directory, "kube"))
+    with open(all_vars, "w", encoding="utf-8") as handle:
+        yaml.safe_dump(data, handle)
+    for name in os.listdir(os.path.join(directory, "group_vars")):
+        if name != "all.yml":
+            os.remove(os.path.join(directory, "group_vars", name))
+    groups = {}
+    for index, (region, zone) in enumerate(regions):
+        group = region.replace("-", "_")
+        groups[group] = {"hosts": {"gke-" + region: None}}
+        with open(os.path.join(directory, "group_vars", group + ".yml"), "w", encoding="utf-8") as handle:
+            yaml.safe_dump({"gcp_region": region, "gcp_zone": zone, "network_node_subnet_cidr": "10.0.%d.0/24" % (index + 1),
+                            "network_proxy_subnet_cidr": "10.1.%d.0/24" % (index + 1)}, handle)
+    with open(os.path.join(directory, "hosts.yml"), "w", encoding="utf-8") as handle:
+        yaml.safe_dump({"all": {"children": {"inference_regions": {"children": groups}}}}, handle)
+
+
+def run_site(inv, endpoint, key_file):
+    env = dict(os.environ, GKE_INFERENCE_API_ENDPOINT=endpoint, GKE_INFERENCE_CREDENTIALS_FILE=key_file,
+               ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"),
+               GKE_INFERENCE_CRDS_DIR=os.environ.get("GKE_INFERENCE_CRDS_DIR") or os.path.realpath(
+                   os.path.join(ROOT, "..", "shared", "crds")))
+    started = time.time()
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "site.yml", "-i", inv],
+                          cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        sys.exit("site.yml failed:\n" + (proc.stdout + proc.stderr)[-4000:])
+    return time.time() - started
+
+
+def mutating(emu):
+    return [e for e in emu.requests if e["method"] != "GET" and e.get("changed", True) and not (
+        e["method_id"] or "").endswith(("getIamPolicy", "testIamPermissions", "batchGet", "get", "list"))]
+
+
+def bench(count, scale):
+    regions = REGIONS[:count]
+    latency = load_latency()
+    emu = Emulator(latency_scale=scale, latency=latency, project=PROJECT, project_number="424242424242")
+    emu.projects[PROJECT]["services"].update(SERVICES)
+    server = serve(emu)
+    endpoint = "http://127.0.0.1:%d" % server.server_address[1]
+    work = tempfile.mkdtemp(prefix="gke-bench-")
+    try:
+        key_file = os.path.join(work, "key.json")
+        make_service_account(emu, key_file, PROJECT, endpoint)
+        inv = os.path.join(work, "inventory")
+        inventory(inv, regions)
+        first = run_site(inv, endpoint, key_file)
+        with emu.lock:
+            emu.requests.clear()
+        second = run_site(inv, endpoint, key_file)
+        calls = len(mutating(emu))
+    finally:
+        server.shutdown()
+        emu.reset()
+        shutil.rmtree(work, ignore_errors=True)
+    ops = operations(latency)
+    return {"regions": count, "wall": first, "critical_path": critical_path(ops) * scale,
+            "codelab_order": codelab_order(ops) * scale, "rerun": second, "rerun_mutating_calls": calls}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--regions", default="2,4,8", help="region counts, comma-separated (at most 8)")
+    parser.add_argument("--scale", type=float, default=0.01, help="latency scale (1 = the seeds' real durations)")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    rows = [bench(int(n), args.scale) for n in args.regions.split(",")]
+    header = ("regions", "wall s", "critical path s", "codelab order s", "wall / critical", "re-run s",
+              "re-run mutating calls")
+    print("latency scale %s (1 = the seeds' durations: critical path %.0f s, codelab order %.0f s)" % (
+        args.scale, rows[0]["critical_path"] / args.scale, rows[0]["codelab_order"] / args.scale))
+    print(" | ".join(header))
+    print(" | ".join("---" for _ in header))
+    for row in rows:
+        print(" | ".join([str(row["regions"]), "%.1f" % row["wall"], "%.1f" % row["critical_path"],
+                          "%.1f" % row["codelab_order"], "%.2f" % (row["wall"] / row["critical_path"]),
+                          "%.1f" % row["rerun"], str(row["rerun_mutating_calls"])]))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump({"scale": args.scale, "rows": rows}, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()
