@@ -121,12 +121,44 @@ def test_site_twice_second_run_changes_nothing(gcp, tmp_path):
     assert not os.path.exists(os.path.join(ROOT, "playbooks", ".kube"))
     assert os.path.exists(os.path.join(inv, "..", "..", ".emulator", "kube", "gke-us-east5"))
 
+    # The long phases overlap: the download starts before the fleet, the gateway before the model servers.
+    first = first_calls(gcp)
+    assert first["nodePools"] < first["jobs"] < first["memberships"] < first["gateways"] < first["deployments"], first
+
     gcp.control("DELETE", "requests")
     code, out = playbook(gcp, inv)
     assert code == 0, out
     assert all(counts["changed"] == 0 for counts in recap(out).values()), out
     assert gcp.requests(mutating=True) == []  # not one mutating API call on the re-run (Google or Kubernetes)
     assert "hf_emulatorTokenNotASecret" not in out
+
+
+def first_calls(gcp):
+    """When the first mutating call of each kind of the deployment reached the emulator."""
+    marks = {"nodePools": "/nodePools", "memberships": "/memberships", "jobs": "/jobs",
+             "deployments": "/deployments", "gateways": "/gateways"}
+    first = {}
+    for entry in gcp.requests(mutating=True):
+        for name, part in marks.items():
+            if entry["path"].endswith(part) or (part + "/") in entry["path"]:
+                first.setdefault(name, entry["time"])
+    assert set(first) == set(marks), first
+    return first
+
+
+def test_codelab_order_then_overlapped_rerun_changes_nothing(gcp, tmp_path):
+    """gke_overlap_phases=false runs one phase after the other and builds the same deployment."""
+    inv = local_inventory(tmp_path, gcp)
+    code, out = playbook(gcp, inv, "-e", "gke_overlap_phases=false")
+    assert code == 0, out
+    first = first_calls(gcp)
+    assert first["nodePools"] < first["memberships"] < first["jobs"] < first["deployments"] < first["gateways"], first
+    assert "node pool done within" not in out
+    gcp.control("DELETE", "requests")
+    code, out = playbook(gcp, inv)
+    assert code == 0, out
+    assert all(counts["changed"] == 0 for counts in recap(out).values()), out
+    assert gcp.requests(mutating=True) == []
 
 
 def test_check_mode_creates_nothing(gcp, tmp_path):
