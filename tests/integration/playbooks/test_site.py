@@ -152,7 +152,7 @@ def test_codelab_order_then_overlapped_rerun_changes_nothing(gcp, tmp_path):
     code, out = playbook(gcp, inv, "-e", "gke_overlap_phases=false")
     assert code == 0, out
     first = first_calls(gcp)
-    assert first["nodePools"] < first["memberships"] < first["jobs"] < first["deployments"] < first["gateways"], first
+    assert first["nodePools"] < first["jobs"] < first["memberships"] < first["deployments"] < first["gateways"], first
     assert "node pool done within" not in out
     gcp.control("DELETE", "requests")
     code, out = playbook(gcp, inv)
