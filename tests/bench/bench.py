@@ -178,7 +178,7 @@ def main(argv=None):
     print("latency scale %s (1 = the seeds' durations: critical path %.0f s, codelab order %.0f s)" % (
         args.scale, rows[0]["critical_path"] / args.scale, rows[0]["codelab_order"] / args.scale))
     print(" | ".join(header))
-    print(" | ".join("---" for _ in header))
+    print(" | ".join(["---"] * len(header)))
     for row in rows:
         measured = "-" if row["codelab_order_wall"] is None else "%.1f" % row["codelab_order_wall"]
         print(" | ".join([str(row["regions"]), "%.1f" % row["wall"], measured, "%.1f" % row["critical_path"],
