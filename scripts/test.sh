@@ -14,20 +14,20 @@ run_pytest() {
 }
 
 run_molecule() {
-  local failed=0 log
+  local failed="" log
   log=$(mktemp)
   for scenario in extensions/molecule/*/molecule.yml; do
     name=$(basename "$(dirname "$scenario")")
     echo "== molecule test -s $name"
-    (cd extensions && molecule test -s "$name") 2>&1 | tee "$log" || failed=1
+    (cd extensions && molecule test -s "$name") 2>&1 | tee "$log" || failed="$failed $name"
     # The scenarios set a canary Hugging Face token; it must never reach any output.
     if grep -q -e hf_moleculeCanaryToken -e hf_emulatorTokenNotASecret "$log"; then
       echo "molecule $name: the Hugging Face token appeared in the output" >&2
-      failed=1
+      failed="$failed $name(token-leak)"
     fi
   done
   rm -f "$log"
-  return $failed
+  [ -z "$failed" ] || { echo "molecule: failed scenarios:$failed" >&2; return 1; }
 }
 
 # ansible-lint (production profile), then the collection's docs: antsibull-docs lint and a full build.
@@ -55,12 +55,17 @@ case "$part" in
   lint) run_lint ;;
   sanity) scripts/sanity.sh ;;
   all)
-    status=0
-    echo "== lint";      run_lint || status=1
-    echo "== sanity";    scripts/sanity.sh || status=1
-    echo "== molecule";  run_molecule || status=1
-    # last, so that CI reads pytest's closing line
-    echo "== unit and integration tests"; run_pytest tests/unit tests/integration || status=1
+    status=0 summary=""
+    part_done() {  # part_done NAME RC: remember the outcome for the closing summary
+      if [ "$2" -eq 0 ]; then summary="$summary $1=ok"; else summary="$summary $1=FAILED"; status=1; fi
+    }
+    echo "== lint";      rc=0; run_lint || rc=$?; part_done lint $rc
+    echo "== sanity";    rc=0; scripts/sanity.sh || rc=$?; part_done sanity $rc
+    echo "== molecule";  rc=0; run_molecule || rc=$?; part_done molecule $rc
+    echo "== unit and integration tests"
+    rc=0; run_pytest tests/unit tests/integration || rc=$?; part_done pytest $rc
+    # last, so that the tail of a CI log says which part failed
+    echo "== test suite:$summary"
     exit $status ;;
   *) echo "usage: scripts/test.sh [all|unit|integration|molecule|lint|sanity]" >&2; exit 2 ;;
 esac

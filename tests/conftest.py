@@ -13,6 +13,7 @@ import sys
 import urllib.request
 
 import socket
+import subprocess
 
 import pytest
 
@@ -94,10 +95,7 @@ class Gcp:
     def resources(self, prefix=""):
         return {k: v for k, v in self.control("GET", "state")["resources"].items() if k.startswith(prefix)}
 
-    def run(self, module, check=False, diff=True, auth=True, **args):
-        """Run ``gke_inference.multicluster.<module>`` and return its result dict."""
-        from ansible.module_utils.testing import patch_module_args
-
+    def _args(self, check, diff, auth, args):
         full = {"project": self.project, "api_endpoint": self.endpoint}
         if auth:
             full.update(auth_kind="serviceaccount", service_account_file=self.key_file)
@@ -105,6 +103,24 @@ class Gcp:
         full = {k: v for k, v in full.items() if v is not None}
         full["_ansible_check_mode"] = check
         full["_ansible_diff"] = diff
+        return full
+
+    @staticmethod
+    def _result(text):
+        try:
+            return json.loads(text[text.index("{"):])
+        except ValueError:
+            raise AssertionError("module printed no JSON result: %r" % text)
+
+    def run(self, module, check=False, diff=True, auth=True, **args):
+        """Run ``gke_inference.multicluster.<module>`` in-process and return its result dict.
+
+        Not thread-safe (the module's arguments and stdout are process-wide): use ``start`` for
+        modules that must run at the same time.
+        """
+        from ansible.module_utils.testing import patch_module_args
+
+        full = self._args(check, diff, auth, args)
         mod = importlib.import_module("ansible_collections.gke_inference.multicluster.plugins.modules." + module)
         out = io.StringIO()
         with patch_module_args(full), contextlib.redirect_stdout(out):
@@ -112,11 +128,27 @@ class Gcp:
                 mod.main()
             except SystemExit:
                 pass
-        text = out.getvalue()
-        try:
-            return json.loads(text[text.index("{"):])
-        except ValueError:
-            raise AssertionError("module printed no JSON result: %r" % text)
+        return self._result(out.getvalue())
+
+    def start(self, module, check=False, diff=True, auth=True, **args):
+        """Start the module in its own Python process, as Ansible does; ``finish`` returns its result."""
+        path = os.path.join(ROOT, ".collections", "ansible_collections", "gke_inference", "multicluster",
+                            "plugins", "modules", module + ".py")
+        env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".collections"))
+        proc = subprocess.Popen([sys.executable, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env)
+        proc.stdin.write(json.dumps({"ANSIBLE_MODULE_ARGS": self._args(check, diff, auth, args)}))
+        proc.stdin.close()
+        return proc
+
+    def finish(self, proc, timeout=120):
+        proc.wait(timeout)
+        out, err = proc.stdout.read(), proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+        if not out.strip():
+            raise AssertionError("module printed no JSON result (exit %s): %s" % (proc.returncode, err))
+        return self._result(out)
 
 
 @pytest.fixture

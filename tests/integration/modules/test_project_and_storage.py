@@ -3,7 +3,6 @@
 import json
 import os
 import stat
-import threading
 
 PRINCIPAL = ("principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/"
              "test-project-1.svc.id.goog/subject/ns/default/sa/%s")
@@ -78,17 +77,15 @@ def test_bucket_iam_is_non_authoritative(gcp):
 
 def test_project_iam_member_and_concurrency(gcp):
     """Two plays granting on the same project policy at once: both grants land (etag retry)."""
-    results = []
     members = ["serviceAccount:a@test-project-1.iam.gserviceaccount.com",
                "serviceAccount:b@test-project-1.iam.gserviceaccount.com"]
-    gcp.fault("cloudresourcemanager.projects.setIamPolicy", delay=0.3, count=2)
-    threads = [threading.Thread(target=lambda m=m: results.append(gcp.run(
-        "iam_member", role="roles/container.admin", members=[m]))) for m in members]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert all(r["changed"] for r in results), results
+    gcp.fault("cloudresourcemanager.projects.setIamPolicy", delay=1.0, count=2)
+    # two processes, as two Ansible forks would be (in-process runs share stdout and arguments)
+    procs = [gcp.start("iam_member", role="roles/container.admin", members=[m]) for m in members]
+    results = [gcp.finish(proc) for proc in procs]
+    assert len(results) == 2 and all(r["changed"] for r in results), results
+    writes = [e["status"] for e in gcp.requests() if e["method_id"] == "cloudresourcemanager.projects.setIamPolicy"]
+    assert 409 in writes, "the two grants did not race (%s); the test proves nothing" % writes
     policy = gcp.resource("cloudresourcemanager:iam/test-project-1")
     bindings = {b["role"]: sorted(b["members"]) for b in policy["bindings"]}
     assert bindings["roles/container.admin"] == members
