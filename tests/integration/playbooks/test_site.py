@@ -117,6 +117,8 @@ def test_site_twice_second_run_changes_nothing(gcp, tmp_path):
     assert any(k.endswith("/.download-complete") for k in objects) and len(objects) > 10
     assert "hf_emulatorTokenNotASecret" not in out  # the Hugging Face token never shows
     assert "gateway 10.0.1.2, 10.0.2.2 Programmed" in out  # the verification summary
+    # the download started early and collected later is reported complete, on the config region only
+    assert out.count("model weights complete in gs://test-project-1-gemma-weights/google/gemma-3-27b-it") == 1
     # kubeconfigs (they hold a token) are written where the inventory says, never into the checkout
     assert not os.path.exists(os.path.join(ROOT, "playbooks", ".kube"))
     assert os.path.exists(os.path.join(inv, "..", "..", ".emulator", "kube", "gke-us-east5"))
@@ -154,6 +156,7 @@ def test_codelab_order_then_overlapped_rerun_changes_nothing(gcp, tmp_path):
     first = first_calls(gcp)
     assert first["nodePools"] < first["jobs"] < first["memberships"] < first["deployments"] < first["gateways"], first
     assert "node pool done within" not in out
+    assert out.count("model weights complete in gs://") == 1
     gcp.control("DELETE", "requests")
     code, out = playbook(gcp, inv)
     assert code == 0, out
@@ -167,6 +170,7 @@ def test_check_mode_creates_nothing(gcp, tmp_path):
     assert code == 0, out
     assert recap(out)["gke-europe-west4"]["changed"] > 0
     assert gcp.resources("compute:") == {} and gcp.resources("storage:") == {}
+    assert "model weights complete" not in out  # check mode downloads nothing and never says otherwise
 
 
 def test_three_regions(gcp, tmp_path):
