@@ -3,7 +3,8 @@
 from ansible_collections.gke_inference.multicluster.plugins.filter.drill_report import (
     drill_report, percentile, spillover_report)
 
-PRIMARY, OTHER = "us-east5", "europe-west4"
+PRIMARY = "us-east5"
+OTHER = "europe-west4"
 MARKS = {"outage_started": 10.0, "primary_gone": 14.0, "restore_started": 30.0, "restored": 40.0}
 
 
