@@ -10,6 +10,7 @@ import fnmatch
 import hashlib
 import itertools
 import json
+import sys
 import threading
 import time
 import urllib.parse
@@ -354,11 +355,27 @@ class HttpHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
 
+class QuietHTTPServer(ThreadingHTTPServer):
+    """The threading HTTP server every emulator endpoint uses.
+
+    A client that closes a keep-alive connection (a module process that exits, a drill client that
+    times out) is normal, not an error: the stdlib server would print a traceback for each one.
+    Anything else is still reported.
+    """
+
+    daemon_threads = True
+    CLIENT_GONE = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, TimeoutError)
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], self.CLIENT_GONE):
+            return
+        super().handle_error(request, client_address)
+
+
 def serve(emu, host="127.0.0.1", port=0):
     """Start the HTTP server in a daemon thread; return the server (``server_address`` has the port)."""
     handler_class = type("BoundHandler", (HttpHandler,), {"emu": emu})
-    server = ThreadingHTTPServer((host, port), handler_class)
-    server.daemon_threads = True
+    server = QuietHTTPServer((host, port), handler_class)
     thread = threading.Thread(target=server.serve_forever, name="gcp-emulator", daemon=True)
     thread.start()
     return server

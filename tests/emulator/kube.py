@@ -27,13 +27,15 @@ import threading
 import time
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from .core import QuietHTTPServer
 
 VERSION = {"major": "1", "minor": "34", "gitVersion": "v1.34.1-gke.1829001", "platform": "linux/amd64"}
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -342,8 +344,7 @@ class KubeCluster:
     # -- server ----------------------------------------------------------------------------------
     def _serve(self, cert, key):
         handler_class = type("KubeHandler", (KubeHandler,), {"kube": self})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
-        server.daemon_threads = True
+        server = QuietHTTPServer(("127.0.0.1", 0), handler_class)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         with tempfile.NamedTemporaryFile("wb", suffix=".pem") as cert_file, \
                 tempfile.NamedTemporaryFile("wb", suffix=".pem") as key_file:

@@ -18,7 +18,9 @@ import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from .core import QuietHTTPServer
 
 
 class Engine:
@@ -148,8 +150,7 @@ def main(argv=None):
     parser.add_argument("--tpot", type=float, default=0.0002)
     args = parser.parse_args(argv)
     handler = type("BoundHandler", (Handler,), {"engine": Engine(args)})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+    server = QuietHTTPServer(("127.0.0.1", 0), handler)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))  # vLLM aborts what is in flight
     parent = os.getppid()
 
