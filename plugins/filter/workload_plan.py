@@ -25,7 +25,7 @@ options:
       - A dict with C(profiles), C(profile_name), C(overrides) (image, tpu_topology, accelerator_count,
         tensor_parallel_size, metric_export_name, hpa_max_replicas), C(model_id), C(node_labels) (may be
         empty), C(lb_max_utilization_percent), C(hpa_enabled), C(hpa_target), C(hpa_min_replicas),
-        C(failure_mode).
+        C(failure_mode), C(region_header) (empty when off) and C(region).
     type: dict
     required: true
 """
@@ -45,6 +45,8 @@ _value:
 import re
 
 MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+HEADER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+REGION_RE = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 IMAGE_RE = re.compile(r"^[^@\s]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64})$")
 
 
@@ -131,6 +133,13 @@ def workload_plan(settings):
                           % (settings.get("hpa_min_replicas"), p["hpa_max_replicas"]))
     if settings.get("failure_mode") not in ("FailOpen", "FailClose"):
         errors.append("workload_pool_failure_mode: '%s' must be FailOpen or FailClose" % settings.get("failure_mode"))
+    header, region = settings.get("region_header") or "", settings.get("region") or ""
+    if header and not HEADER_RE.match(header):
+        errors.append("workload_region_header: '%s' is not an HTTP header name (letters, digits and dashes, such as "
+                      "x-served-region); set it to '' to turn the region header off" % header)
+    if header and not REGION_RE.match(region):
+        errors.append("workload_region (gcp_region): '%s' is not a region such as us-east5; the model servers name it "
+                      "in their %s header (set workload_region_header to '' to turn that off)" % (region, header))
     return {"profile": p, "errors": errors}
 
 

@@ -13,7 +13,11 @@
   HealthCheckPolicy; the region preferred by the GCPBackendPolicy (else the region of the address the
   client used) takes the traffic until its custom metric (KV-cache usage scraped from ``/metrics``)
   passes ``maxUtilizationPercent``, then the traffic spills to the least-utilized region; with no
-  healthy endpoint in a region the traffic fails over. Responses carry ``x-served-region``.
+  healthy endpoint in a region the traffic fails over. The gateway adds no header of its own (GKE's adds
+  none); it passes the model server's response headers through.
+- A model server runs what its pod gives vLLM: the ``--middleware`` classes in its args, imported from the
+  pod's ConfigMap volumes on its ``PYTHONPATH``, with the pod's literal ``env`` values. That is how the
+  workload role's ``x-served-region`` header reaches the client; a pod without it serves without it.
 Data-plane times (health checks, preStop, endpoint sync, token latency) are multiplied by
 ``dataplane_scale``.
 """
@@ -21,13 +25,16 @@ Data-plane times (health checks, preStop, endpoint sync, token latency) are mult
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
 
-REGION_HEADER = "x-served-region"
+# Not passed from a backend's response to the client: hop-by-hop headers and those the proxy writes itself.
+HOP_HEADERS = ("connection", "keep-alive", "transfer-encoding", "content-length", "content-type", "server", "date")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -44,6 +51,24 @@ def served_model(pod):
             if str(arg).startswith("--served-model-name="):
                 return arg.split("=", 1)[1]
     return ""
+
+
+def runtime(kube, pod):
+    """What the model-server container hands vLLM: its --middleware args, its literal env values and the files
+    of the ConfigMap volumes it mounts ({mount path: {file name: text}})."""
+    container = next(c for c in pod["spec"]["containers"]
+                     if any(str(a).startswith("--served-model-name=") for a in c.get("args") or []))
+    args = [str(a) for a in container.get("args") or []]
+    middleware = [a.split("=", 1)[1] for a in args if a.startswith("--middleware=")]
+    middleware += [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--middleware"]
+    env = {e["name"]: str(e["value"]) for e in container.get("env") or [] if "value" in e}
+    volumes = {v["name"]: v["configMap"]["name"] for v in pod["spec"].get("volumes") or [] if v.get("configMap")}
+    files = {}
+    for mount in container.get("volumeMounts") or []:
+        if mount["name"] in volumes:
+            config = kube.get("", "configmaps", pod["metadata"]["namespace"], volumes[mount["name"]]) or {}
+            files[mount["mountPath"].rstrip("/")] = dict(config.get("data") or {})
+    return {"middleware": middleware, "env": env, "files": files}
 
 
 def pod_ready(pod):
@@ -66,6 +91,7 @@ class DataPlane:
         self.emu = emu
         self.lock = threading.Lock()
         self.processes = {}  # pod uid -> (Popen, port)
+        self.pod_dirs = {}  # pod uid -> the folder holding its mounted ConfigMap files and its stderr
         self.endpoints = {}  # pod uid -> Endpoint, as the load balancer sees them
         self.pending = {}  # pod uid -> (time the change reaches the load balancer, Endpoint or None)
         self.gateways = {}  # ip -> gateway view (see _gateways)
@@ -87,6 +113,9 @@ class DataPlane:
         for proc, _port in list(self.processes.values()):
             self._kill(proc)
         self.processes.clear()
+        for folder in self.pod_dirs.values():
+            shutil.rmtree(folder, ignore_errors=True)
+        self.pod_dirs.clear()
 
     @property
     def scale(self):
@@ -125,6 +154,8 @@ class DataPlane:
                         "namespace": pod["metadata"]["namespace"], "labels": dict(pod["metadata"].get("labels") or {}),
                         "ready": pod_ready(pod), "running": pod["status"].get("phase") == "Running",
                         "model": served_model(pod), "project": kube.project, "ip": pod["status"].get("podIP")}
+                    if pods[pod["metadata"]["uid"]]["ready"] and pod["metadata"]["uid"] not in self.processes:
+                        pods[pod["metadata"]["uid"]]["runtime"] = runtime(kube, pod)
             for gateway in kube.list("gateway.networking.k8s.io", "gateways"):
                 gateways.update(self._gateway_view(kube, gateway))
         return pods, gateways
@@ -183,13 +214,33 @@ class DataPlane:
         return out
 
     # -- model-server processes -----------------------------------------------------------------
-    def _spawn(self, info):
+    def _spawn(self, uid, info):
+        run = info.get("runtime") or {"middleware": [], "env": {}, "files": {}}
+        folder = self.pod_dirs[uid] = tempfile.mkdtemp(prefix="pod-")
+        mounts = {}  # the container's mount paths -> where their files are on this machine
+        for index, (mount_path, files) in enumerate(sorted(run["files"].items())):
+            mounts[mount_path] = os.path.join(folder, "mount%d" % index)
+            os.makedirs(mounts[mount_path])
+            for name, text in files.items():
+                with open(os.path.join(mounts[mount_path], name), "w", encoding="utf-8") as handle:
+                    handle.write(text)
+        path = [os.path.dirname(HERE)] + [
+            mounts[m] + entry[len(m):] for entry in run["env"].get("PYTHONPATH", "").split(":") for m in mounts
+            if entry.rstrip("/") == m or entry.startswith(m + "/")]
         argv = [sys.executable, "-m", "emulator.model_server", "--served-model-name", info["model"],
                 "--kv-cache-tokens", str(int(self.emu.latency.get("dataplane.kv_cache_tokens", 1024))),
                 "--ttft", str(self.seconds("ttft", 0.2)), "--tpot", str(self.seconds("tpot", 0.02))]
-        env = dict(os.environ, PYTHONPATH=os.path.dirname(HERE))
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)  # pylint: disable=consider-using-with
+        for middleware in run["middleware"]:
+            argv += ["--middleware", middleware]
+        env = dict(os.environ, **run["env"])
+        env["PYTHONPATH"] = os.pathsep.join(path)
+        with open(os.path.join(folder, "stderr"), "wb") as errors:
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, env=env)  # pylint: disable=consider-using-with
         line = proc.stdout.readline()
+        if not line.strip():  # it did not start: vLLM would crash-loop; the pod serves nothing
+            with open(os.path.join(folder, "stderr"), encoding="utf-8", errors="replace") as errors:
+                sys.stderr.write("dataplane: the model server of pod %s/%s did not start:\n%s" % (
+                    info["namespace"], info["name"], errors.read()[-2000:]))
         return proc, int(line.strip() or 0)
 
     @staticmethod
@@ -207,9 +258,10 @@ class DataPlane:
         for uid in [u for u in self.processes if u not in pods]:
             proc, _port = self.processes.pop(uid)
             self._kill(proc)
+            shutil.rmtree(self.pod_dirs.pop(uid, ""), ignore_errors=True)
         for uid, info in pods.items():
             if info["ready"] and uid not in self.processes:
-                self.processes[uid] = self._spawn(info)
+                self.processes[uid] = self._spawn(uid, info)
 
     def port_of(self, uid):
         entry = self.processes.get(uid)
@@ -334,30 +386,28 @@ class DataPlane:
                          headers=headers)
             resp = conn.getresponse()
             data = resp.read()
+            passed = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_HEADERS]
             conn.close()
         except (OSError, http.client.HTTPException):
             return self._reply(handler, 503, "upstream connect error or disconnect/reset before headers. "
-                               "reset reason: connection termination", "text/plain",
-                               endpoint.region if endpoint else None)
+                               "reset reason: connection termination", "text/plain")
         finally:
             if endpoint is not None:
                 endpoint.in_flight -= 1
-        if endpoint is None:
-            return self._reply(handler, resp.status, data, resp.getheader("Content-Type", "application/json"))
-        with self.lock:
-            self.served[endpoint.region] = self.served.get(endpoint.region, 0) + 1
-        return self._reply(handler, resp.status, data, resp.getheader("Content-Type", "application/json"),
-                           endpoint.region)
+        if endpoint is not None:
+            with self.lock:
+                self.served[endpoint.region] = self.served.get(endpoint.region, 0) + 1
+        return self._reply(handler, resp.status, data, resp.getheader("Content-Type", "application/json"), passed)
 
     @staticmethod
-    def _reply(handler, status, payload, content_type="application/json", region=None):
+    def _reply(handler, status, payload, content_type="application/json", headers=()):
         data = payload if isinstance(payload, bytes) else (
             payload.encode() if isinstance(payload, str) else json.dumps(payload).encode())
         handler.send_response(status)
         handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(data)))
-        if region:
-            handler.send_header(REGION_HEADER, region)
+        for name, value in headers:  # the backend's own headers, as the load balancer passes them on
+            handler.send_header(name, value)
         handler.end_headers()
         handler.wfile.write(data)
 

@@ -290,6 +290,10 @@ def start_problem(kube, pod):
                     return "CreateContainerConfigError", "couldn't find key %s in Secret %s/%s" % (
                         ref["key"], ns, ref["name"])
     for volume in pod["spec"].get("volumes") or []:
+        config = volume.get("configMap") or {}
+        if config and not config.get("optional") and kube.get("", "configmaps", ns, config.get("name", "")) is None:
+            return "ContainerCreating", 'MountVolume.SetUp failed for volume "%s" : configmap "%s" not found' % (
+                volume["name"], config.get("name", ""))
         csi = volume.get("csi") or {}
         if csi.get("driver") != "gcsfuse.csi.storage.gke.io":
             continue

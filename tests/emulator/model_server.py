@@ -8,9 +8,15 @@ It speaks the part of vLLM's OpenAI-compatible surface the collection uses: ``GE
 requests that do not fit wait, as vLLM queues them. SIGTERM ends the process at once, dropping the
 requests in flight - which is why a pod must stop receiving traffic before it is terminated.
 It prints its port on the first line of stdout and binds only to loopback.
+``--middleware module.Class`` (repeatable) runs every response through that ASGI middleware class, as
+``vllm serve --middleware`` does (a class is added with Starlette's ``add_middleware``, the last one
+outermost); a middleware that cannot be imported stops the server at start, as it stops vLLM.
 """
 
 import argparse
+import asyncio
+import importlib
+import inspect
 import json
 import os
 import signal
@@ -71,17 +77,63 @@ def count_tokens(text):
     return max(1, len(str(text).split()))
 
 
+def load_middleware(paths):
+    """The classes ``vllm serve --middleware`` would add (vLLM also takes coroutine functions: not emulated)."""
+    classes = []
+    for path in paths:
+        module_path, name = path.rsplit(".", 1)
+        imported = getattr(importlib.import_module(module_path), name)
+        if not inspect.isclass(imported):
+            raise ValueError("Invalid middleware %s: the emulator runs ASGI middleware classes only." % path)
+        classes.append(imported)
+    return classes
+
+
+def through_middleware(classes, scope, status, headers, body):
+    """Run one finished response through the ASGI middleware stack; returns (status, headers, body)."""
+    sent = []
+
+    async def app(scope_, receive, send):  # pylint: disable=unused-argument
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    stack = app
+    for cls in classes:
+        stack = cls(app=stack)
+    asyncio.run(stack(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    return start["status"], list(start.get("headers") or []), b"".join(
+        m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     engine = None
+    middleware = ()
 
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
         return
 
     def _reply(self, status, payload, content_type="application/json"):
         data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+        headers = [(b"content-type", content_type.encode("latin-1"))]
+        if self.middleware:
+            path, _sep, query = self.path.partition("?")
+            scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": self.command,
+                     "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
+                     "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()],
+                     "client": self.client_address, "server": self.server.server_address[:2]}
+            status, headers, data = through_middleware(self.middleware, scope, status, headers, data)
         self.send_response(status)
-        self.send_header("Content-Type", content_type)
+        for name, value in headers:
+            if bytes(name).lower() != b"content-length":
+                self.send_header(bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -148,8 +200,10 @@ def main(argv=None):
     parser.add_argument("--max-model-len", type=int, default=4096)
     parser.add_argument("--ttft", type=float, default=0.002)
     parser.add_argument("--tpot", type=float, default=0.0002)
+    parser.add_argument("--middleware", action="append", default=[])
     args = parser.parse_args(argv)
-    handler = type("BoundHandler", (Handler,), {"engine": Engine(args)})
+    handler = type("BoundHandler", (Handler,), {"engine": Engine(args),
+                                                "middleware": tuple(load_middleware(args.middleware))})
     server = QuietHTTPServer(("127.0.0.1", 0), handler)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))  # vLLM aborts what is in flight
     parent = os.getppid()

@@ -103,10 +103,10 @@ def render(tmp_path, role, tasks_from, fact, **variables):
 @pytest.mark.parametrize("profile", ["tpu_v6e", "gpu_h100"])
 def test_workload_manifests_validate(tmp_path, profile):
     proc, objects = render(tmp_path, "workload", "manifests", "workload_manifests",
-                           workload_accelerator_profile=profile)
+                           workload_accelerator_profile=profile, gcp_region="us-east5")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     kinds = [o["kind"] for o in objects]
-    for kind in ("ServiceAccount", "Deployment", "Service", "PodMonitoring", "AutoscalingMetric",
+    for kind in ("ServiceAccount", "ConfigMap", "Deployment", "Service", "PodMonitoring", "AutoscalingMetric",
                  "HorizontalPodAutoscaler", "InferenceObjective", "InferencePool", "APIService"):
         assert kind in kinds, kind
     assert ("ResourceClaimTemplate" in kinds) == (profile == "tpu_v6e")
@@ -129,6 +129,31 @@ def test_workload_manifests_validate(tmp_path, profile):
     assert pod["terminationGracePeriodSeconds"] > container["lifecycle"]["preStop"]["sleep"]["seconds"]
     hpa = [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"][0]
     assert float(hpa["spec"]["metrics"][0]["pods"]["target"]["averageValue"]) < 0.6
+    # The region header: the middleware file, mounted from its ConfigMap, on PYTHONPATH, loaded by vLLM.
+    middleware = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "vllm-gemma-middleware"][0]
+    with open(os.path.join(ROOT, "roles", "workload", "files", "gke_region_header.py"), encoding="utf-8") as handle:
+        assert middleware["data"] == {"gke_region_header.py": handle.read()}
+    assert objects.index(middleware) < objects.index(deployment)  # applied before the pods that mount it
+    env = {e["name"]: e["value"] for e in container["env"]}
+    mount = [m for m in container["volumeMounts"] if m["name"] == "middleware"][0]
+    assert [v for v in pod["volumes"] if v["name"] == "middleware"][0]["configMap"] == {"name": "vllm-gemma-middleware"}
+    assert env["PYTHONPATH"] == mount["mountPath"] and mount["readOnly"] is True
+    assert env["GKE_SERVED_REGION"] == "us-east5" and env["GKE_REGION_HEADER"] == "x-served-region"
+    assert "--middleware=gke_region_header.RegionHeader" in container["args"]
+    assert len(deployment["spec"]["template"]["metadata"]["annotations"]["gke-inference.io/middleware-sha256"]) == 64
+
+
+def test_workload_region_header_off_and_bad_input(tmp_path):
+    proc, objects = render(tmp_path, "workload", "manifests", "workload_manifests", workload_region_header="")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "vllm-gemma-middleware" not in [o["metadata"]["name"] for o in objects]
+    container = [o for o in objects if o["kind"] == "Deployment"][0]["spec"]["template"]["spec"]["containers"][0]
+    assert not [a for a in container["args"] if a.startswith("--middleware")]
+    assert {e["name"] for e in container["env"]} == {"PYTHONUNBUFFERED"}
+    (tmp_path / "bad").mkdir()
+    proc, objects = render(tmp_path / "bad", "workload", "manifests", "workload_manifests")  # no gcp_region
+    assert proc.returncode != 0 and objects is None
+    assert "workload_region (gcp_region): '' is not a region such as us-east5" in proc.stdout
 
 
 def test_model_cache_manifests_validate(tmp_path):

@@ -61,3 +61,12 @@ def test_hpa_target_must_stay_below_the_load_balancer_threshold():
     assert plan(hpa_target="0.6")["errors"]
     assert not plan(hpa_target="0.59")["errors"]
     assert not plan(hpa_enabled=False, hpa_target="0.9")["errors"]
+
+
+def test_region_header_needs_a_header_name_and_a_region():
+    assert plan(region_header="x-served-region", region="us-east5")["errors"] == []
+    assert plan(region_header="", region="")["errors"] == []  # turned off: no region needed
+    errors = plan(region_header="x served:region", region="")["errors"]
+    assert len(errors) == 2, errors
+    assert errors[0].startswith("workload_region_header: 'x served:region' is not an HTTP header name")
+    assert errors[1].startswith("workload_region (gcp_region): '' is not a region such as us-east5")
