@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 
-.PHONY: setup local test unit integration molecule sanity lint ee bench clean
+.PHONY: setup local test check unit integration molecule sanity lint ee bench clean
 
 setup:
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/setup.sh
@@ -14,6 +14,10 @@ local: setup
 
 test: setup
 	VENV=$(VENV) scripts/test.sh all
+
+# The fast tier for the edit loop (unit, module and manifest tests, ansible-lint; no deployment).
+check: setup
+	VENV=$(VENV) scripts/test.sh check
 
 unit integration molecule sanity lint: setup
 	VENV=$(VENV) scripts/test.sh $@

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite (what `make test` and CI run): unit and integration tests (pytest, against
-# the in-process emulator), the Molecule scenarios, ansible-lint (production profile), the docs
-# (antsibull-docs lint and build) and
-# ansible-test sanity. `scripts/test.sh unit|integration|molecule|lint|sanity` runs one part.
+# The whole test suite (what `make test` and CI run): ansible-lint (production profile), the docs
+# (antsibull-docs lint and build) and galaxy-importer; ansible-test sanity; unit and integration tests
+# (pytest, against the in-process emulator); the Molecule scenarios. It ends with one line per part
+# and its duration. `scripts/test.sh check` is the fast tier for the edit loop (unit tests, the module
+# and manifest tests, ansible-lint: no deployment); `scripts/test.sh
+# unit|integration|molecule|lint|sanity` runs one part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/env.sh
@@ -13,13 +15,22 @@ run_pytest() {
   python -m pytest -q -p no:cacheprovider "$@"
 }
 
+# The deployment test_site.py saved (pytest runs first in `all`): the scenarios of the Kubernetes-side
+# roles load it instead of deploying their prerequisites (see extensions/molecule/shared/prepare.yml).
+snapshots="$PWD/tests/output/snapshots"
+
 run_molecule() {
-  local failed="" log
+  local failed="" log snapshot
   log=$(mktemp)
   for scenario in extensions/molecule/*/molecule.yml; do
     name=$(basename "$(dirname "$scenario")")
-    echo "== molecule test -s $name"
-    (cd extensions && molecule test -s "$name") 2>&1 | tee "$log" || failed="$failed $name"
+    snapshot=""
+    if grep -q molecule_stack_from "$scenario" && [ -s "$snapshots/site.pickle" ]; then
+      snapshot="$snapshots/site.pickle"
+    fi
+    echo "== molecule test -s $name${snapshot:+ (prerequisites from the saved deployment)}"
+    (cd extensions && GKE_INFERENCE_SNAPSHOT="$snapshot" molecule test -s "$name") 2>&1 | tee "$log" \
+      || failed="$failed $name"
     # The scenarios set a canary Hugging Face token; it must never reach any output.
     if grep -q -e hf_moleculeCanaryToken -e hf_emulatorTokenNotASecret "$log"; then
       echo "molecule $name: the Hugging Face token appeared in the output" >&2
@@ -40,7 +51,8 @@ run_lint() {
   echo "docs: $(find "$docs" -name '*.rst' | wc -l) pages built"
   # The built collection as Galaxy imports it (ansible-test runs separately, in sanity).
   ansible-galaxy collection build --force --output-path "$docs" . >/dev/null
-  printf '[galaxy-importer]\nRUN_ANSIBLE_TEST = False\nRUN_ANSIBLE_LINT = True\n' >"$docs/importer.cfg"
+  # ansible-lint ran above on the same files: the importer does not run it again
+  printf '[galaxy-importer]\nRUN_ANSIBLE_TEST = False\nRUN_ANSIBLE_LINT = False\n' >"$docs/importer.cfg"
   (cd "$docs" && GALAXY_IMPORTER_CONFIG="$docs/importer.cfg" python -m galaxy_importer.main \
     gke_inference-multicluster-*.tar.gz >"$docs/importer.log" 2>&1) || { tail -20 "$docs/importer.log"; rm -rf "$docs"; return 1; }
   grep -q "Importer processing completed successfully" "$docs/importer.log" || { tail -20 "$docs/importer.log"; rm -rf "$docs"; return 1; }
@@ -48,24 +60,40 @@ run_lint() {
   rm -rf "$docs"
 }
 
+timed() {  # timed NAME COMMAND...: run a part, remember its outcome and duration for the closing lines
+  local name=$1 start rc=0
+  shift
+  echo "== $name"
+  start=$(date +%s)
+  "$@" || rc=$?
+  summary="${summary}== $(printf '%-9s' "$name") $([ "$rc" -eq 0 ] && echo ok || echo FAILED) in $(( $(date +%s) - start )) s"$'\n'
+  [ "$rc" -eq 0 ] || status=1
+}
+
+status=0 summary=""
 case "$part" in
   unit) run_pytest tests/unit ;;
-  integration) run_pytest tests/integration ;;
+  integration) GKE_INFERENCE_SNAPSHOT_DIR="$snapshots" run_pytest tests/integration ;;
   molecule) run_molecule ;;
   lint) run_lint ;;
   sanity) scripts/sanity.sh ;;
-  all)
-    status=0 summary=""
-    part_done() {  # part_done NAME RC: remember the outcome for the closing summary
-      if [ "$2" -eq 0 ]; then summary="$summary $1=ok"; else summary="$summary $1=FAILED"; status=1; fi
-    }
-    echo "== lint";      rc=0; run_lint || rc=$?; part_done lint $rc
-    echo "== sanity";    rc=0; scripts/sanity.sh || rc=$?; part_done sanity $rc
-    echo "== molecule";  rc=0; run_molecule || rc=$?; part_done molecule $rc
-    echo "== unit and integration tests"
-    rc=0; run_pytest tests/unit tests/integration || rc=$?; part_done pytest $rc
-    # last, so that the tail of a CI log says which part failed
-    echo "== test suite:$summary"
+  check)
+    started=$(date +%s)
+    timed pytest run_pytest tests/unit tests/integration/modules tests/integration/roles
+    timed lint ansible-lint
+    printf '%s' "$summary"
+    echo "== check: $([ $status -eq 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - started )) s"
     exit $status ;;
-  *) echo "usage: scripts/test.sh [all|unit|integration|molecule|lint|sanity]" >&2; exit 2 ;;
+  all)
+    started=$(date +%s)
+    rm -rf "$snapshots"
+    timed lint run_lint
+    timed sanity scripts/sanity.sh
+    timed pytest env GKE_INFERENCE_SNAPSHOT_DIR="$snapshots" python -m pytest -q -p no:cacheprovider tests/unit tests/integration
+    timed molecule run_molecule
+    # last, so that the tail of a CI log says which part failed and how long each took
+    printf '%s' "$summary"
+    echo "== test suite: $([ $status -eq 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - started )) s"
+    exit $status ;;
+  *) echo "usage: scripts/test.sh [all|check|unit|integration|molecule|lint|sanity]" >&2; exit 2 ;;
 esac

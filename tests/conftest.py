@@ -53,23 +53,36 @@ def no_outside_calls():
     assert not OUTSIDE_CALLS, "the test tried to reach %s" % sorted(set(OUTSIDE_CALLS))
 
 
-@pytest.fixture(scope="session")
-def emulator_server(tmp_path_factory):
-    emu = Emulator(latency_scale=0.002, latency=load_latency(), project=PROJECT, project_number="123456789012")
+def start_emulator(folder, project=PROJECT):
+    """An emulator in this process, its endpoint and a service-account key file for it."""
+    emu = Emulator(latency_scale=0.002, latency=load_latency(), project=project, project_number="123456789012")
     server = serve(emu)
     endpoint = "http://127.0.0.1:%d" % server.server_address[1]
-    key_file = str(tmp_path_factory.mktemp("creds") / "sa.json")
-    make_service_account(emu, key_file, PROJECT, endpoint)
-    yield emu, endpoint, key_file
+    key_file = str(folder / "sa.json")
+    make_service_account(emu, key_file, project, endpoint)
+    return emu, server, endpoint, key_file
+
+
+def stop_emulator(emu, server):
     server.shutdown()
+    server.server_close()
+    emu.reset()  # stops the clusters' API servers and the data plane's model servers
+    emu.dataplane.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator_server(tmp_path_factory):
+    emu, server, endpoint, key_file = start_emulator(tmp_path_factory.mktemp("creds"))
+    yield emu, endpoint, key_file
+    stop_emulator(emu, server)
 
 
 class Gcp:
     """The emulator as a test sees it, and a way to run a module against it."""
 
-    def __init__(self, emu, endpoint, key_file):
+    def __init__(self, emu, endpoint, key_file, project=PROJECT):
         self.emu, self.endpoint, self.key_file = emu, endpoint, key_file
-        self.project = PROJECT
+        self.project = project
 
     def control(self, method, path, body=None):
         req = urllib.request.Request(self.endpoint + "/_emulator/" + path, method=method,

@@ -20,7 +20,12 @@ from ansible_collections.gke_inference.multicluster.plugins.module_utils.errors 
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.operations import (
     OperationError, OperationTimeout, Waiter, compute_state, container_state, longrunning_state)
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.retry import RetryPolicy
+from ansible_collections.gke_inference.multicluster.plugins.module_utils import turbo
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.validation import project_error
+
+# Under ansible-playbook, hand the module to this run's module host before importing Google's client
+# libraries (module_utils/turbo.py): it has them loaded. Elsewhere (tests, ansible-doc) this returns at once.
+turbo.delegate()
 
 try:
     from google.api_core import exceptions as gexc

@@ -113,9 +113,7 @@ def inventory(directory, regions):
 def run_site(inv, endpoint, key_file, *args):
     env = dict(os.environ, GKE_INFERENCE_API_ENDPOINT=endpoint, GKE_INFERENCE_CREDENTIALS_FILE=key_file,
                ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"),
-               GKE_INFERENCE_CRDS_DIR=os.environ.get("GKE_INFERENCE_CRDS_DIR") or os.path.realpath(
-                   os.path.join(ROOT, "..", "shared", "crds")))
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"))
     started = time.time()
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "site.yml", "-i", inv]
                           + list(args), cwd=ROOT, env=env, capture_output=True, text=True, check=False)

@@ -6,6 +6,8 @@ import urllib.parse
 
 from google.auth import jwt
 
+from .core import ApiError
+
 
 def _token(emu, raw):
     """OAuth 2.0 JWT-bearer grant, as Google's token endpoint answers a service-account key."""
@@ -68,6 +70,18 @@ def handle(emu, http_method, path, query, raw, headers):  # pylint: disable=unus
                 emu.dataplane_scale = float(body["dataplane_scale"])
             emu.latency.update(body.get("latency", {}))
             return 200, {"latency_scale": emu.latency_scale, "dataplane_scale": emu.dataplane_scale}
+        if route == ("POST", "snapshot"):  # {"path": file to write}
+            try:
+                raw = emu.snapshot()
+            except ApiError as exc:
+                return exc.code, exc.body()
+            with open(body["path"], "wb") as handle:
+                handle.write(raw)
+            return 200, {"path": body["path"], "bytes": len(raw)}
+        if route == ("POST", "load"):  # {"path": a file "snapshot" wrote}
+            with open(body["path"], "rb") as handle:
+                emu.load(handle.read())
+            return 200, {"clusters": len(emu.kube)}
         if route == ("GET", "dataplane"):
             return 200, emu.dataplane.state()
         if route == ("GET", "state"):

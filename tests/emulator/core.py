@@ -10,6 +10,7 @@ import fnmatch
 import hashlib
 import itertools
 import json
+import pickle  # nosec - snapshots are files the test run itself wrote
 import sys
 import threading
 import time
@@ -22,6 +23,7 @@ from google.auth import jwt
 from .discovery import Registry
 
 HANDLERS = {}
+SNAPSHOT_VERSION = 1
 
 STATUS_NAMES = {
     400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
@@ -133,6 +135,47 @@ class Emulator:
             self.quotas = {}  # region -> {metric: limit}
             if self.default_project[0]:
                 self.add_project(*self.default_project)
+
+    # -- snapshots -------------------------------------------------------------------------------
+    def snapshot(self):
+        """The emulated project, Google's side and every cluster's Kubernetes objects, as bytes.
+
+        Taken once no operation is pending; ``load`` brings it back in this or another emulator
+        (tests and Molecule scenarios start from a saved stage instead of deploying it again).
+        """
+        with self.lock:
+            self.tick()
+            pending = sorted(op.name for op in self.operations.values() if not op.done)
+            if pending:
+                raise ApiError(409, "cannot snapshot while operations are pending: %s" % ", ".join(pending))
+            kube = {key: {"objects": k.objects, "state": k.state, "logs": k.logs, "rv": next(k.rv),
+                          "created": k.created} for key, k in self.kube.items()}
+            return pickle.dumps({"version": SNAPSHOT_VERSION, "projects": self.projects, "store": self.store,
+                                 "reserved": self.reserved, "kube_state": self.kube_state, "kube": kube})
+
+    def load(self, raw):
+        """Replace the whole state with a snapshot. Each cluster gets a new API server (new port and
+        CA, as after a control-plane move): kubeconfigs must be written again, as gke_kubeconfig does."""
+        data = pickle.loads(raw)  # nosec - a snapshot this emulator wrote
+        if data.get("version") != SNAPSHOT_VERSION:
+            raise ValueError("snapshot version %r, this emulator reads %d" % (data.get("version"), SNAPSHOT_VERSION))
+        from .kube import KubeCluster  # pylint: disable=import-outside-toplevel
+        self.reset()
+        with self.lock:
+            self.projects, self.store, self.reserved = data["projects"], data["store"], data["reserved"]
+            self.kube_state = data["kube_state"]
+            for key, saved in data["kube"].items():
+                cluster = self.store[key]
+                kube = KubeCluster(self, key, cluster)
+                kube.objects, kube.state, kube.logs = saved["objects"], saved["state"], saved["logs"]
+                kube.rv, kube.created = itertools.count(saved["rv"]), saved["created"]
+                for crd in kube.list("apiextensions.k8s.io", "customresourcedefinitions"):
+                    kube.register_crd(crd)
+                cluster["endpoint"] = "127.0.0.1:%d" % kube.port
+                cluster["masterAuth"] = {"clusterCaCertificate": kube.ca_b64}
+                self.kube[key] = kube
+            if self.kube:
+                self.dataplane.ensure_running()
 
     def add_project(self, project_id, number=None, enabled=DEFAULT_ENABLED):
         number = str(number or int(hashlib.sha256(project_id.encode()).hexdigest(), 16) % 10 ** 12)

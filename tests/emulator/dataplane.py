@@ -127,11 +127,16 @@ class DataPlane:
     def _loop(self):
         from . import kube_controllers  # pylint: disable=import-outside-toplevel
         while not self.stopping.is_set():
+            # reset() stops the data plane while it holds the emulator's lock: never block on it
+            if not self.emu.lock.acquire(timeout=0.05):
+                continue
             try:
-                with self.emu.lock:
+                try:
                     self.emu.tick()
                     kube_controllers.reconcile(self.emu)
                     pods, gateways = self._observe()
+                finally:
+                    self.emu.lock.release()
                 self._sync_processes(pods)
                 self._sync_endpoints(pods)
                 with self.lock:

@@ -354,7 +354,8 @@ class KubeCluster:
             key_file.flush()
             context.load_cert_chain(cert_file.name, key_file.name)
         server.socket = context.wrap_socket(server.socket, server_side=True)
-        threading.Thread(target=server.serve_forever, name="kube-" + self.name, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},  # a quick stop() on reset
+                         name="kube-" + self.name, daemon=True).start()
         return server
 
     def stop(self):

@@ -1,5 +1,5 @@
-"""AWX: the execution environment's build context, the job templates' surveys, and site.yml run by
-ansible-runner the way AWX runs it - credentials only from what AWX's Google credential injects."""
+"""AWX: the execution environment's build context and the job templates' surveys (site.yml run by
+ansible-runner the way AWX runs it is test_site.py's re-run)."""
 
 import json
 import os
@@ -10,7 +10,7 @@ import sys
 import jinja2
 import yaml
 
-from test_site import ROOT
+from helpers import ROOT
 
 BIN = os.path.dirname(sys.executable)
 
@@ -68,40 +68,3 @@ def test_configure_playbook_and_surveys(tmp_path):
     assert [q for q in surveys["teardown"]["spec"] if q["variable"] == "teardown_confirm"][0]["required"]
     assert "gke_accelerator_profile" in [q["variable"] for q in surveys["site"]["spec"]]
     assert set(surveys) == {"site", "preflight", "failover drill", "load test", "teardown"}
-
-
-def test_site_under_ansible_runner_with_the_awx_credential_environment(gcp, tmp_path, monkeypatch):
-    import ansible_runner
-
-    # AWX writes the service-account key to a private file and injects only environment variables.
-    key = tmp_path / "awx-gce-key.json"
-    shutil.copy(gcp.key_file, key)
-    with open(key, encoding="utf-8") as handle:
-        email = json.load(handle)["client_email"]
-    envvars = {"GCE_CREDENTIALS_FILE_PATH": str(key), "GCP_SERVICE_ACCOUNT_FILE": str(key),
-               "GOOGLE_APPLICATION_CREDENTIALS": str(key), "GCP_AUTH_KIND": "serviceaccount",
-               "GCP_PROJECT": gcp.project, "GCP_ENV_TYPE": "tower", "GCE_EMAIL": email, "GCE_PROJECT": gcp.project,
-               # not AWX: the emulator instead of Google, and the collection from this checkout
-               "GKE_INFERENCE_API_ENDPOINT": gcp.endpoint,
-               "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".collections"), "ANSIBLE_FORCE_COLOR": "0",
-               "PATH": BIN + os.pathsep + os.environ.get("PATH", "")}
-    for name in ("GKE_INFERENCE_CREDENTIALS_FILE", "HF_TOKEN", "GOOGLE_CLOUD_PROJECT"):
-        monkeypatch.delenv(name, raising=False)
-    crds = os.environ.get("GKE_INFERENCE_CRDS_DIR") or os.path.join(ROOT, "..", "shared", "crds")
-    extravars = {  # what the job template's survey and the Hugging Face credential give
-        "model_cache_hf_token": "hf_awxInjectedTokenNotASecret",
-        "clusters_kubeconfig_dir": str(tmp_path / "kube"),
-        "workload_inference_objective_crd_url": "file://" + os.path.realpath(crds) +
-        "/gateway-api-inference-extension/inference.networking.x-k8s.io_inferenceobjectives.yaml"}
-    (tmp_path / "runner").mkdir()
-    result = ansible_runner.run(private_data_dir=str(tmp_path / "runner"), project_dir=ROOT, playbook="site.yml",
-                                inventory=os.path.join(ROOT, "inventories", "prod"), envvars=envvars,
-                                extravars=extravars, quiet=True, timeout=1200)
-    stdout = result.stdout.read()
-    assert result.status == "successful" and result.rc == 0, stdout[-5000:]
-    assert not result.stats["failures"] and not result.stats["dark"]
-    assert "hf_awxInjectedTokenNotASecret" not in stdout
-    assert not any("hf_awxInjectedTokenNotASecret" in json.dumps(event) for event in result.events)
-    gateway = gcp.emu.kube["container:projects/%s/locations/us-east5-b/clusters/gke-us-east5" % gcp.project].get(
-        "gateway.networking.k8s.io", "gateways", "default", "cross-region-gateway")
-    assert [c["status"] for c in gateway["status"]["conditions"] if c["type"] == "Programmed"] == ["True"]

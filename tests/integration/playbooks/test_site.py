@@ -1,95 +1,98 @@
-"""site.yml run by ansible-playbook against the in-process emulator."""
+"""One platform, deployed once by site.yml against its own emulator, then used by every test that only
+needs a deployment to exist: the re-run under AWX, phases run alone with bad settings, the failover
+drill, the spill-over load test, and the teardown, last.
 
+The tests run in the order of this file (pytest's order) and share the ``platform`` fixture. With
+``GKE_INFERENCE_SNAPSHOT_DIR`` set (scripts/test.sh sets it), the deployment is also saved there as
+``site.pickle``: the Molecule scenarios of the Kubernetes-side roles start from it.
+"""
+
+import glob
+import json
 import os
-import re
 import shutil
-import subprocess
 import sys
 
 import pytest
-import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-LOCAL = os.path.join(ROOT, "inventories", "local")
-CRDS = os.path.realpath(os.path.join(ROOT, "..", "shared", "crds"))
+from conftest import Gcp, start_emulator, stop_emulator
+from helpers import ROOT, first_calls, local_inventory, playbook, recap
 
-
-def playbook(gcp, inventory, *args, playbook="site.yml"):
-    env = dict(os.environ, GKE_INFERENCE_API_ENDPOINT=gcp.endpoint, GKE_INFERENCE_CREDENTIALS_FILE=gcp.key_file,
-               ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"),
-               # the inventories are copies in tmp_path: the CRD beside the checkout, not in the cache by chance
-               GKE_INFERENCE_CRDS_DIR=os.environ.get("GKE_INFERENCE_CRDS_DIR") or CRDS)
-    binary = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    proc = subprocess.run([binary, playbook, "-i", inventory] + list(args), cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600, check=False)
-    return proc.returncode, proc.stdout + proc.stderr
+P = "gke-inference-local"  # the project of inventories/local, so that Molecule can load the snapshot
+TOKEN = "hf_emulatorTokenNotASecret"  # inventories/local's Hugging Face token: must never show
+REGIONS = (("europe-west4", "europe-west4-a"), ("us-east5", "us-east5-b"))
+PRIMARY, SECONDARY = "us-east5", "europe-west4"
+DATAPLANE_SCALE = 0.25
+HEALTH = {"interval": 2, "timeout": 2, "unhealthy": 2}  # the gateway role's defaults
+ENDPOINT_SYNC = 5  # latency.json dataplane.endpoint_sync
+ANSIBLE_SLACK = 4.0  # the drill marks the outage before its scale-down task runs
 
 
-def recap(output):
-    return {host: dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", counts))
-            for host, counts in re.findall(r"^(\S+)\s+: (ok=.*)$", output, re.M)}
+class Platform:  # pylint: disable=too-few-public-methods
+    def __init__(self, gcp, inventory, code, out):
+        self.gcp, self.inventory, self.code, self.out = gcp, inventory, code, out
+
+    def deployed(self):
+        assert self.code == 0, "the deployment failed:\n" + self.out[-5000:]
+        return self.gcp
 
 
-def local_inventory(tmp_path, gcp, extra_groups=None, overrides=None):
-    """A copy of inventories/local for the test project, optionally with more regions or changed vars."""
-    inv = tmp_path / "inventory"
-    shutil.copytree(LOCAL, inv)
-    all_vars = inv / "group_vars" / "all.yml"
-    data = yaml.safe_load(all_vars.read_text())
-    data["gcp_project_id"] = gcp.project
-    all_vars.write_text(yaml.safe_dump(data))
-    hosts = yaml.safe_load((inv / "hosts.yml").read_text())
-    regions = hosts["all"]["children"]["inference_regions"]["children"]
-    for group, (host, group_vars) in (extra_groups or {}).items():
-        regions[group] = {"hosts": {host: None}}
-        (inv / "group_vars" / ("%s.yml" % group)).write_text(yaml.safe_dump(group_vars))
-    (inv / "hosts.yml").write_text(yaml.safe_dump(hosts))
-    for group, values in (overrides or {}).items():
-        path = inv / "group_vars" / ("%s.yml" % group)
-        merged = dict(yaml.safe_load(path.read_text()), **values)
-        path.write_text(yaml.safe_dump(merged))
-    return str(inv)
-
-
-def test_site_twice_second_run_changes_nothing(gcp, tmp_path):
-    inv = local_inventory(tmp_path, gcp)
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("platform")
+    emu, server, endpoint, key_file = start_emulator(folder, project=P)
+    gcp = Gcp(emu, endpoint, key_file, project=P)
+    inv = local_inventory(folder, gcp)
     code, out = playbook(gcp, inv)
-    assert code == 0, out
+    snapshots = os.environ.get("GKE_INFERENCE_SNAPSHOT_DIR")
+    if code == 0 and snapshots:
+        os.makedirs(snapshots, exist_ok=True)
+        gcp.control("POST", "snapshot", {"path": os.path.join(snapshots, "site.pickle")})
+    yield Platform(gcp, inv, code, out)
+    stop_emulator(emu, server)
+
+
+def cluster(region):
+    zone = dict(REGIONS)[region]
+    return "container:projects/%s/locations/%s/clusters/gke-%s" % (P, zone, region)
+
+
+def test_site_deploys_every_region(platform):
+    gcp, out = platform.deployed(), platform.out
     res = gcp.resources()
-    p = "compute:projects/test-project-1/"
-    for region in ("europe-west4", "us-east5"):
+    p = "compute:projects/%s/" % P
+    for region, _zone in REGIONS:
         assert res[p + "regions/%s/subnetworks/tpu-gke-dranet-node-subnet" % region]
         assert res[p + "regions/%s/subnetworks/tpu-gke-dranet-proxy-subnet-%s" % (region, region)]["purpose"] == \
             "GLOBAL_MANAGED_PROXY"
         assert res[p + "regions/%s/addresses/gemma-gateway-ip-%s" % (region, region)]["addressType"] == "INTERNAL"
     assert res[p + "global/networks/tpu-gke-dranet-vpc"]["mtu"] == 8896
     assert res[p + "global/firewalls/tpu-gke-dranet-allow-hc"]
-    assert res["storage:b/test-project-1-gemma-weights"]
-    roles = {b["role"] for b in res["storage:iam/test-project-1-gemma-weights"]["bindings"]}
+    assert res["storage:b/%s-gemma-weights" % P]
+    roles = {b["role"] for b in res["storage:iam/%s-gemma-weights" % P]["bindings"]}
     assert {"roles/storage.objectViewer", "roles/storage.objectUser"} <= roles
-    for region, zone in (("europe-west4", "europe-west4-a"), ("us-east5", "us-east5-b")):
-        cluster = res["container:projects/test-project-1/locations/%s/clusters/gke-%s" % (zone, region)]
-        assert cluster["status"] == "RUNNING" and cluster["subnetwork"] == "tpu-gke-dranet-node-subnet"
-        pool = [p for p in cluster["nodePools"] if p["name"] == "tpu-v6e-pool"][0]
+    for region, _zone in REGIONS:
+        stored = res[cluster(region)]
+        assert stored["status"] == "RUNNING" and stored["subnetwork"] == "tpu-gke-dranet-node-subnet"
+        pool = [x for x in stored["nodePools"] if x["name"] == "tpu-v6e-pool"][0]
         assert pool["networkConfig"]["acceleratorNetworkProfile"] == "auto"
-        assert res["gkehub:projects/test-project-1/locations/global/memberships/gke-%s" % region]
-    hub = "gkehub:projects/test-project-1/locations/global/features/"
+        assert res["gkehub:projects/%s/locations/global/memberships/gke-%s" % (P, region)]
+    hub = "gkehub:projects/%s/locations/global/features/" % P
     assert res[hub + "multiclusterservicediscovery"]
     assert res[hub + "multiclusteringress"]["spec"]["multiclusteringress"]["configMembership"].endswith("/gke-us-east5")
-    admins = [b for b in res["cloudresourcemanager:iam/test-project-1"]["bindings"] if b["role"] == "roles/container.admin"]
+    admins = [b for b in res["cloudresourcemanager:iam/%s" % P]["bindings"] if b["role"] == "roles/container.admin"]
     assert admins[0]["members"] == ["serviceAccount:service-123456789012@gcp-sa-multiclusteringress.iam.gserviceaccount.com"]
     assert "cluster" in out and "node pool" in out and "(config cluster)" in out  # the per-region timings
     # The Kubernetes side, in both clusters, and the gateway on the config cluster.
-    for region, zone in (("europe-west4", "europe-west4-a"), ("us-east5", "us-east5-b")):
-        kube = gcp.emu.kube["container:projects/test-project-1/locations/%s/clusters/gke-%s" % (zone, region)]
+    for region, _zone in REGIONS:
+        kube = gcp.emu.kube[cluster(region)]
         deployment = kube.get("apps", "deployments", "default", "vllm-gemma")
         assert deployment["status"]["availableReplicas"] == 1
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         assert container["resources"]["limits"] == {"google.com/tpu": 4} and "--tensor-parallel-size=4" in container["args"]
         assert not container["image"].endswith(":latest") and container["startupProbe"] and container["readinessProbe"]
         pods = kube.list("", "pods", "default")
-        server = [p for p in pods if p["metadata"]["labels"].get("app") == "gemma-server"]
+        server = [x for x in pods if x["metadata"]["labels"].get("app") == "gemma-server"]
         assert server and server[0]["status"]["resourceClaimStatuses"][0]["name"] == "netdev"
         claim = kube.get("resource.k8s.io", "resourceclaims", "default",
                          server[0]["status"]["resourceClaimStatuses"][0]["resourceClaimName"])
@@ -102,9 +105,12 @@ def test_site_twice_second_run_changes_nothing(gcp, tmp_path):
                                     ("inference.networking.x-k8s.io", "inferenceobjectives", "gemma-objective"),
                                     ("", "services", "vllm-gemma-service")):
             assert kube.get(group, plural, "default", name), (region, plural)
+        # the InferenceObjective CRD came from the copy the role ships, not from outside the checkout
+        assert kube.get("apiextensions.k8s.io", "customresourcedefinitions", "",
+                        "inferenceobjectives.inference.networking.x-k8s.io")
         hpa = kube.get("autoscaling", "horizontalpodautoscalers", "default", "vllm-gemma-hpa")
         assert [c for c in hpa["status"]["conditions"] if c["type"] == "ScalingActive"][0]["status"] == "True"
-    config = gcp.emu.kube["container:projects/test-project-1/locations/us-east5-b/clusters/gke-us-east5"]
+    config = gcp.emu.kube[cluster("us-east5")]
     imported = config.get("networking.gke.io", "gcpinferencepoolimports", "default", "gemma-pool")
     assert sorted(c["region"] for c in imported["status"]["clusters"]) == ["europe-west4", "us-east5"]
     gateway = config.get("gateway.networking.k8s.io", "gateways", "default", "cross-region-gateway")
@@ -113,118 +119,227 @@ def test_site_twice_second_run_changes_nothing(gcp, tmp_path):
     policy = config.get("networking.gke.io", "gcpbackendpolicies", "default", "gemma-backend-policy")
     assert policy["spec"]["default"]["customMetrics"][0] == {
         "name": "gke.named_metrics.tpu-cache", "dryRun": False, "maxUtilizationPercent": 60}
-    objects = gcp.resources("storage:o/test-project-1-gemma-weights/google/gemma-3-27b-it/")
+    objects = gcp.resources("storage:o/%s-gemma-weights/google/gemma-3-27b-it/" % P)
     assert any(k.endswith("/.download-complete") for k in objects) and len(objects) > 10
-    assert "hf_emulatorTokenNotASecret" not in out  # the Hugging Face token never shows
+    assert TOKEN not in out  # the Hugging Face token never shows
     assert "gateway 10.0.1.2, 10.0.2.2 Programmed" in out  # the verification summary
     # the download started early and collected later is reported complete, on the config region only
-    assert out.count("model weights complete in gs://test-project-1-gemma-weights/google/gemma-3-27b-it") == 1
+    assert out.count("model weights complete in gs://%s-gemma-weights/google/gemma-3-27b-it" % P) == 1
     # kubeconfigs (they hold a token) are written where the inventory says, never into the checkout
     assert not os.path.exists(os.path.join(ROOT, "playbooks", ".kube"))
-    assert os.path.exists(os.path.join(inv, "..", "..", ".emulator", "kube", "gke-us-east5"))
-
+    assert os.path.exists(os.path.join(platform.inventory, "..", "..", ".emulator", "kube", "gke-us-east5"))
     # The long phases overlap: the download starts before the fleet, the gateway before the model servers.
     first = first_calls(gcp)
     assert first["nodePools"] < first["jobs"] < first["memberships"] < first["gateways"] < first["deployments"], first
 
+
+def test_rerun_under_awx_changes_nothing(platform, tmp_path, monkeypatch):
+    """site.yml again, the way AWX runs it (ansible-runner, inventories/prod, credentials only from what AWX's
+    Google credential injects): not one mutating call, Google or Kubernetes, and no secret in any event."""
+    import ansible_runner  # pylint: disable=import-outside-toplevel
+
+    gcp = platform.deployed()
     gcp.control("DELETE", "requests")
-    code, out = playbook(gcp, inv)
+    key = tmp_path / "awx-gce-key.json"
+    shutil.copy(gcp.key_file, key)
+    with open(key, encoding="utf-8") as handle:
+        email = json.load(handle)["client_email"]
+    envvars = {"GCE_CREDENTIALS_FILE_PATH": str(key), "GCP_SERVICE_ACCOUNT_FILE": str(key),
+               "GOOGLE_APPLICATION_CREDENTIALS": str(key), "GCP_AUTH_KIND": "serviceaccount",
+               "GCP_PROJECT": P, "GCP_ENV_TYPE": "tower", "GCE_EMAIL": email, "GCE_PROJECT": P,
+               # not AWX: the emulator instead of Google, and the collection from this checkout
+               "GKE_INFERENCE_API_ENDPOINT": gcp.endpoint,
+               "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".collections"), "ANSIBLE_FORCE_COLOR": "0",
+               "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    for name in ("GKE_INFERENCE_CREDENTIALS_FILE", "HF_TOKEN", "GOOGLE_CLOUD_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    extravars = {  # what the job template's survey and the Hugging Face credential give
+        "model_cache_hf_token": "hf_awxInjectedTokenNotASecret",
+        "clusters_kubeconfig_dir": str(tmp_path / "kube")}
+    (tmp_path / "runner").mkdir()
+    result = ansible_runner.run(private_data_dir=str(tmp_path / "runner"), project_dir=ROOT, playbook="site.yml",
+                                inventory=os.path.join(ROOT, "inventories", "prod"), envvars=envvars,
+                                extravars=extravars, quiet=True, timeout=1200)
+    stdout = result.stdout.read()
+    assert result.status == "successful" and result.rc == 0, stdout[-5000:]
+    assert not result.stats["failures"] and not result.stats["dark"]
+    assert not result.stats["changed"], result.stats["changed"]  # changed=0 on every host
+    assert gcp.requests(mutating=True) == []  # not one mutating API call (Google or Kubernetes)
+    assert "hf_awxInjectedTokenNotASecret" not in stdout and TOKEN not in stdout
+    assert not any("hf_awxInjectedTokenNotASecret" in json.dumps(event) for event in result.events)
+    assert "gateway 10.0.1.2, 10.0.2.2 Programmed" in stdout  # the verification ran and passed
+
+
+# One bad setting each, run on the deployed platform as a user fixes one phase: `--tags <phase>` runs that
+# phase (and the preflight, tagged always) with what it needs looked up. Earlier phases are not affected by
+# these settings (the re-run above proves them no-ops), so each run must make no change at all.
+CASES = [
+    (["--tags", "model_cache", "-e", "gke_model_id=not-a-model"],
+     ["model_cache_model_id (gke_model_id) must be a Hugging Face repository id"]),
+    # The preflight catches a missing token and a preferred region that is not one of the inventory's; with it
+    # skipped, the roles and modules still do.
+    (["--tags", "model_cache", "-e", "gke_model_id=Qwen/Qwen3-0.6B", "-e", "model_cache_hf_token="],
+     ["model_cache_hf_token: empty, and gs://%s-gemma-weights/Qwen/Qwen3-0.6B is not complete" % P]),
+    (["--tags", "model_cache", "-e", "gke_model_id=Qwen/Qwen3-0.6B", "-e", "model_cache_hf_token=", "-e",
+      "gke_skip_preflight=true"],
+     ["model_cache_hf_token: the weights of Qwen/Qwen3-0.6B are not complete"]),
+    (["--tags", "gateway", "-e", "gke_preferred_region=asia-east1"],
+     ["gke_preferred_region: asia-east1 is not the gcp_region of any host of inference_regions (europe-west4, us-east5)"]),
+    (["--tags", "workload", "-e", "workload_tpu_topology=2x4", "-e", "workload_hpa_target=0.7"],
+     ["workload_tpu_topology: 2x4 has 8 TPU chips but the pod requests 4",
+      "workload_hpa_target: 0.7 must be above 0 and below the load balancer's threshold 0.60",
+      "node selector cloud.google.com/gke-tpu-topology=2x4 matches no node of the cluster"]),
+    (["--tags", "workload,gateway", "-e", "gke_max_utilization_percent=0"], ["gke_max_utilization_percent): 0 is outside 1-100"]),
+    (["--tags", "workload", "-e", "workload_image=vllm/vllm-tpu:latest"], ["workload_image: 'vllm/vllm-tpu:latest' must be pinned"]),
+    (["--tags", "gateway", "--skip-tags", "preflight", "-e", "gke_preferred_region=asia-east1"],
+     ["backend_policy.preferred_region: asia-east1 is not one of the gateway's regions (europe-west4, us-east5)"]),
+    (["--tags", "gateway", "-e", "gateway_max_utilization_percent=101", "-e", "workload_lb_max_utilization_percent=60"],
+     ["gateway_max_utilization_percent (gke_max_utilization_percent): 101 is outside 1-100"]),
+]
+
+
+@pytest.mark.parametrize("args,messages", CASES, ids=[" ".join(c[0]) for c in CASES])
+def test_a_phase_with_a_bad_setting_fails_clearly_and_applies_nothing(platform, args, messages):
+    gcp = platform.deployed()
+    gcp.control("DELETE", "requests")
+    code, out = playbook(gcp, platform.inventory, *args)
+    assert code != 0, out
+    for message in messages:
+        assert message in out, (message, out[-3000:])
+    assert gcp.requests(mutating=True) == [], gcp.requests(mutating=True)
+    assert TOKEN not in out
+
+
+def test_a_phase_alone_changes_nothing_on_a_deployment(platform):
+    """--tags runs one phase with what it needs looked up from the deployment (here the workload, whose play
+    needs the kubeconfig and the node pool's labels that earlier plays of a full run publish)."""
+    gcp = platform.deployed()
+    gcp.control("DELETE", "requests")
+    code, out = playbook(gcp, platform.inventory, "--tags", "workload")
     assert code == 0, out
     assert all(counts["changed"] == 0 for counts in recap(out).values()), out
-    assert gcp.requests(mutating=True) == []  # not one mutating API call on the re-run (Google or Kubernetes)
-    assert "hf_emulatorTokenNotASecret" not in out
+    assert gcp.requests(mutating=True) == []
+    assert "Apply the workload's objects" in out and "Network of every region" not in out
 
 
-def first_calls(gcp):
-    """When the first mutating call of each kind of the deployment reached the emulator."""
-    marks = {"nodePools": "/nodePools", "memberships": "/memberships", "jobs": "/jobs",
-             "deployments": "/deployments", "gateways": "/gateways"}
-    first = {}
-    for entry in gcp.requests(mutating=True):
-        for name, part in marks.items():
-            if entry["path"].endswith(part) or (part + "/") in entry["path"]:
-                first.setdefault(name, entry["time"])
-    assert set(first) == set(marks), first
-    return first
+def report(directory, prefix):
+    files = sorted(glob.glob(os.path.join(str(directory), prefix + "*.json")))
+    assert files, "no %s report in %s" % (prefix, directory)
+    with open(files[-1], encoding="utf-8") as handle:
+        return json.load(handle)
 
 
-def test_codelab_order_then_overlapped_rerun_changes_nothing(gcp, tmp_path):
-    """gke_overlap_phases=false runs one phase after the other and builds the same deployment."""
-    inv = local_inventory(tmp_path, gcp)
-    code, out = playbook(gcp, inv, "-e", "gke_overlap_phases=false")
+def deployment(gcp, region):
+    return gcp.emu.kube[cluster(region)].get("apps", "deployments", "default", "vllm-gemma")
+
+
+def set_replicas(gcp, region, replicas):
+    """An event outside the drill's control (another team scaling the secondary down, say)."""
+    with gcp.emu.lock:
+        deployment(gcp, region)["spec"]["replicas"] = replicas
+
+
+def test_drill_load_test_and_secondary_down(platform, tmp_path):
+    gcp = platform.deployed()
+    inv = platform.inventory
+    gcp.control("POST", "config", {"dataplane_scale": DATAPLANE_SCALE})
+    reports = tmp_path / "reports"
+
+    # 1. The drill: graceful scale-down of the primary, measured, restored.
+    windows = ("-e", "failover_drill_baseline_seconds=2", "-e", "failover_drill_outage_seconds=2", "-e",
+               "failover_drill_after_seconds=2", "-e", "failover_drill_report_dir=%s" % reports)
+    code, out = playbook(gcp, inv, *windows, playbook="playbooks/failover_drill.yml")
     assert code == 0, out
-    first = first_calls(gcp)
-    assert first["nodePools"] < first["jobs"] < first["memberships"] < first["deployments"] < first["gateways"], first
-    assert "node pool done within" not in out
-    assert out.count("model weights complete in gs://") == 1
+    drill = report(reports, "failover-drill-")
+    assert drill["passed"] and drill["problems"] == [], drill
+    assert drill["failed"] == 0  # the scale-down drained: not one request lost
+    assert drill["phases"]["before"]["by_region"] == {PRIMARY: drill["phases"]["before"]["ok"]}
+    assert drill["phases"]["during"]["by_region"].get(SECONDARY, 0) > 0  # the secondary took over
+    assert drill["phases"]["after"]["by_region"] == {PRIMARY: drill["phases"]["after"]["ok"]}  # and gave it back
+    # Failover within what the health-check settings and the endpoint sync allow (plus the drill's own overhead).
+    bound = (HEALTH["interval"] * HEALTH["unhealthy"] + HEALTH["timeout"] + ENDPOINT_SYNC) * DATAPLANE_SCALE
+    assert 0 < drill["failover_seconds"] <= bound + ANSIBLE_SLACK, drill
+    assert drill["back_to_normal_seconds"] is not None
+    assert deployment(gcp, PRIMARY)["spec"]["replicas"] == 1
+    assert deployment(gcp, PRIMARY)["status"]["readyReplicas"] == 1
+    assert "Failover drill (graceful outage of us-east5" in out and "failed requests: 0 of" in out
+    text = glob.glob(str(reports / "failover-drill-*.txt"))
+    assert text and "PASSED" in open(text[0], encoding="utf-8").read()
+
+    # An abrupt outage (pods killed without grace) loses the requests in flight and those sent before the
+    # load balancer notices; the drill still measures the failover and restores the primary.
+    for name in glob.glob(str(reports / "failover-drill-*")):
+        os.remove(name)
+    code, out = playbook(gcp, inv, *windows, "-e", "failover_drill_outage=abrupt", "-e", "failover_drill_max_error_share=1",
+                         playbook="playbooks/failover_drill.yml")
+    assert code == 0, out
+    abrupt = report(reports, "failover-drill-")
+    assert abrupt["outage"] == "abrupt" and abrupt["failed"] > 0 and abrupt["failover_seconds"] is not None, abrupt
+    assert abrupt["phases"]["after"]["by_region"] == {PRIMARY: abrupt["phases"]["after"]["ok"]}
+    assert deployment(gcp, PRIMARY)["status"]["readyReplicas"] == 1
+
+    # 2. The spill-over test: load rises on the preferred region until traffic spills to the other one.
+    stages = [{"rate": 2, "duration": 3}, {"rate": 6, "duration": 3}, {"rate": 40, "duration": 4}]
+    code, out = playbook(gcp, inv, "-e", json.dumps({"load_test_stages": stages, "load_test_metrics_interval": 0.2,
+                                                     "load_test_max_tokens": 100,
+                                                     "load_test_report_dir": str(reports)}),
+                         playbook="playbooks/load_test.yml")
+    assert code == 0, out
+    load = report(reports, "load-test-")
+    assert load["spill_started"] and load["threshold_percent"] == 60
+    assert load["stages"][0]["spilled_share"] == 0.0  # light load stays in the preferred region
+    assert load["stages"][-1]["spilled_share"] > 0.1  # heavy load spills
+    assert load["preferred_utilization_at_spill"] >= 40, load  # near the 60 % threshold, sampled
+
+    # 3. A drill whose secondary is down too: it fails, says why, and still restores the primary.
+    set_replicas(gcp, SECONDARY, 0)
+    for name in glob.glob(str(reports / "failover-drill-*")):
+        os.remove(name)
+    code, out = playbook(gcp, inv, *windows, "-e", "failover_drill_check_secondary=false", "-e",
+                         "failover_drill_max_failover_seconds=4", playbook="playbooks/failover_drill.yml")
+    assert code != 0, out
+    failed = report(reports, "failover-drill-")
+    assert not failed["passed"] and failed["failover_seconds"] is None
+    assert any("never answered by another region" in p for p in failed["problems"]), failed
+    assert failed["failed"] > 0
+    assert "Failover drill FAILED" in out
+    assert deployment(gcp, PRIMARY)["spec"]["replicas"] == 1
+    assert deployment(gcp, PRIMARY)["status"]["readyReplicas"] == 1
+    # ... and with the default pre-check it refuses to start, changing nothing.
+    code, out = playbook(gcp, inv, playbook="playbooks/failover_drill.yml")
+    assert code != 0 and "has no ready replica" in out and "Nothing was changed" in out
+    set_replicas(gcp, SECONDARY, 1)
+
+
+def test_teardown_last(platform):
+    gcp = platform.deployed()
+    inv = platform.inventory
+    # Nothing without the confirmation...
     gcp.control("DELETE", "requests")
-    code, out = playbook(gcp, inv)
+    code, out = playbook(gcp, inv, playbook="playbooks/teardown.yml")
+    assert code != 0 and "Nothing was deleted" in out, out
+    assert gcp.requests(mutating=True) == []
+    # ... everything but the model bucket by default, including the controllers' firewall rules ...
+    firewalls = gcp.resources("compute:projects/%s/global/firewalls/" % P)
+    assert any("mcsd" in k for k in firewalls) and any("k8s-fw-l7" in k for k in firewalls)
+    confirm = ("-e", "teardown_confirm=%s" % P)
+    code, out = playbook(gcp, inv, *confirm, playbook="playbooks/teardown.yml")
+    assert code == 0, out
+    assert "Teardown complete" in out and "except the model bucket" in out
+    left = gcp.resources()
+    assert sorted(k.split("/")[0] for k in left if k.startswith("storage:b")) == ["storage:b"]
+    assert [k for k in left if k.startswith(("compute:", "container:", "gkehub:"))] == []
+    # ... then the bucket too, and the project is as it was.
+    code, out = playbook(gcp, inv, *confirm, "-e", "teardown_delete_bucket=true", playbook="playbooks/teardown.yml")
+    assert code == 0, out
+    left = gcp.resources()
+    assert [k for k in left if not k.startswith("cloudresourcemanager:iam/")] == [], sorted(left)
+    assert left["cloudresourcemanager:iam/%s" % P]["bindings"] == [
+        {"role": "roles/owner", "members": ["user:owner@example.com"]}]
+    assert gcp.emu.kube == {} and gcp.control("GET", "dataplane")["processes"] == 0
+    # A second teardown is a no-op.
+    gcp.control("DELETE", "requests")
+    code, out = playbook(gcp, inv, *confirm, "-e", "teardown_delete_bucket=true", playbook="playbooks/teardown.yml")
     assert code == 0, out
     assert all(counts["changed"] == 0 for counts in recap(out).values()), out
     assert gcp.requests(mutating=True) == []
-
-
-def test_check_mode_creates_nothing(gcp, tmp_path):
-    inv = local_inventory(tmp_path, gcp)
-    code, out = playbook(gcp, inv, "--check")
-    assert code == 0, out
-    assert recap(out)["gke-europe-west4"]["changed"] > 0
-    assert gcp.resources("compute:") == {} and gcp.resources("storage:") == {}
-    assert "model weights complete" not in out  # check mode downloads nothing and never says otherwise
-
-
-def test_three_regions(gcp, tmp_path):
-    inv = local_inventory(tmp_path, gcp, extra_groups={"asia_southeast1": ("gke-asia-southeast1", {
-        "gcp_region": "asia-southeast1", "gcp_zone": "asia-southeast1-b",
-        "network_node_subnet_cidr": "10.0.3.0/24", "network_proxy_subnet_cidr": "10.1.3.0/24"})})
-    code, out = playbook(gcp, inv)
-    assert code == 0, out
-    assert gcp.resource("compute:projects/test-project-1/regions/asia-southeast1/subnetworks/"
-                        "tpu-gke-dranet-proxy-subnet-asia-southeast1")["ipCidrRange"] == "10.1.3.0/24"
-    assert len(gcp.resources("compute:projects/test-project-1/regions/")) == 9
-
-
-def test_bad_inventory_reports_every_problem_and_creates_nothing(gcp, tmp_path):
-    inv = local_inventory(tmp_path, gcp, overrides={
-        "europe_west4": {"gcp_zone": "us-east5-b", "network_proxy_subnet_cidr": "10.1.2.0/25"},
-        "us_east5": {"network_node_subnet_cidr": "10.0.2.300/24"},
-    })
-    code, out = playbook(gcp, inv)
-    assert code != 0
-    assert "gke-europe-west4: gcp_zone: zone 'us-east5-b' is not in region 'europe-west4'" in out
-    assert "gke-us-east5: network_node_subnet_cidr: '10.0.2.300/24' is not a valid IPv4 CIDR" in out
-    assert ("gke-europe-west4 network_proxy_subnet_cidr (10.1.2.0/25) overlaps gke-us-east5 "
-            "network_proxy_subnet_cidr (10.1.2.0/24)") in out
-    assert gcp.requests(mutating=True) == [] and gcp.resources("compute:") == {}
-
-
-@pytest.mark.parametrize("value,message", [
-    ("", "gcp_project_id is required"),
-    ("Bad_Project", "is not a valid project id"),
-])
-def test_missing_or_bad_project(gcp, tmp_path, value, message):
-    inv = local_inventory(tmp_path, gcp, overrides={"all": {"gcp_project_id": value}})
-    code, out = playbook(gcp, inv)
-    assert code != 0 and message in out
-    assert gcp.requests(mutating=True) == []
-
-
-def test_gpu_profile(gcp, tmp_path):
-    inv = local_inventory(tmp_path, gcp, overrides={"all": {"gke_accelerator_profile": "gpu_h100"}})
-    code, out = playbook(gcp, inv)
-    assert code == 0, out
-    cluster = gcp.resource("container:projects/test-project-1/locations/us-east5-b/clusters/gke-us-east5")
-    pool = [p for p in cluster["nodePools"] if p["name"] == "gpu-h100-pool"][0]
-    assert pool["config"]["machineType"] == "a3-highgpu-2g" and pool["config"]["spot"] is True
-    assert pool["autoscaling"] == {"enabled": True, "minNodeCount": 1, "maxNodeCount": 3}
-    assert pool["networkConfig"]["acceleratorNetworkProfile"] == "auto"
-
-
-def test_config_cluster_not_in_inventory(gcp, tmp_path):
-    inv = local_inventory(tmp_path, gcp, overrides={"all": {"gke_config_region": "asia-east1"}})
-    code, out = playbook(gcp, inv)
-    assert code != 0 and "gke_config_region: asia-east1 must be the gcp_region of exactly one host" in out  # preflight
-    assert gcp.requests(mutating=True) == []
-    code, out = playbook(gcp, inv, "-e", "gke_skip_preflight=true")  # the fleet role checks it too
-    assert code != 0 and "'asia-east1' is not the region of any host of the play" in out
-    assert gcp.resources("gkehub:") == {}

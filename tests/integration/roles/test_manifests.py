@@ -1,7 +1,7 @@
 """Every Kubernetes object the collection renders validates against its schema.
 
 Core kinds: kubernetes-validate (strict: unknown fields fail) for Kubernetes 1.34. Custom kinds:
-the openAPIV3Schema of their upstream CRDs in ../shared/crds, made strict the same way. The public
+the openAPIV3Schema of their upstream CRDs in tests/crds (and the role's own), made strict the same way. The public
 GCPBackendPolicy CRD lags GKE's: the fields listed in GKE_ONLY are checked by hand and removed
 before the schema check. AutoscalingMetric's CRD is not public: its shape is checked by hand
 (the seeds' shape).
@@ -20,7 +20,9 @@ import pytest
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-CRDS = os.path.join(os.path.dirname(ROOT), "shared", "crds")
+# the upstream CRDs (tests/crds/SOURCES.md) and the one the workload role ships and installs
+CRDS = [os.path.join(ROOT, "tests", "crds", "*", "*.yaml"),
+        os.path.join(ROOT, "roles", "workload", "files", "crds", "*", "*.yaml")]
 sys.path.insert(0, os.path.join(ROOT, ".collections"))
 
 # GCPBackendPolicy spec.default fields GKE accepts that the public CRD (gke-gateway-api) lacks.
@@ -43,10 +45,8 @@ def _strict(schema, branch=False):
 
 
 def crd_schemas():
-    if not os.path.isdir(CRDS):
-        pytest.fail("the upstream CRD schemas are expected in %s (../shared beside the checkout)" % CRDS)
     schemas = {}
-    for path in glob.glob(os.path.join(CRDS, "*", "*.yaml")):
+    for path in sorted(p for pattern in CRDS for p in glob.glob(pattern)):
         with open(path, encoding="utf-8") as handle:
             crd = yaml.safe_load(handle)
         for version in crd["spec"]["versions"]:
@@ -194,3 +194,22 @@ def test_validation_catches_an_unknown_field():
         validate(bad)
     with pytest.raises(kubernetes_validate.ValidationError):
         validate({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": {"portz": []}})
+
+
+def test_the_crd_schemas_are_in_the_checkout():
+    """Every custom kind the roles render has its schema in the repository (nothing read from outside it)."""
+    kinds = {kind for (_version, kind) in crd_schemas()}
+    assert kinds >= {"Gateway", "HTTPRoute", "InferencePool", "InferenceObjective", "PodMonitoring",
+                     "HealthCheckPolicy", "GCPBackendPolicy"}, kinds
+
+
+def test_the_shipped_inference_objective_crd_has_the_known_checksum():
+    import hashlib  # pylint: disable=import-outside-toplevel
+
+    with open(os.path.join(ROOT, "roles", "workload", "vars", "main.yml"), encoding="utf-8") as handle:
+        known = yaml.safe_load(handle)["__workload_crd_checksums"]
+    for version, checksum in known.items():
+        path = os.path.join(ROOT, "roles", "workload", "files", "crds", version,
+                            "inference.networking.x-k8s.io_inferenceobjectives.yaml")
+        with open(path, "rb") as handle:
+            assert "sha256:" + hashlib.sha256(handle.read()).hexdigest() == checksum, version

@@ -1,0 +1,320 @@
+# -*- coding: utf-8 -*-
+# Copyright: gke_inference.multicluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""A module host for one controller run: Google's client libraries loaded once, each module run in a fork.
+
+Importing Google's client libraries costs a module process 1 to 3 CPU-seconds; the work of a module
+that finds nothing to change takes a few hundredths of that. When a module of this collection runs
+under AnsiballZ on the controller (``connection: local``, what every inventory of the collection
+uses), ``delegate()`` hands its payload to a host process that imported those libraries once: the
+host forks, the fork runs the module exactly as AnsiballZ would (the module and its module_utils
+from the same payload, the same arguments, environment and working directory) and returns what it
+printed and its exit code. The module process prints that and exits. So every module is still a
+plain Ansible module: ansible-doc, AWX, check and diff mode see no difference.
+
+- Off with ``GKE_INFERENCE_TURBO=0`` (or ``false``/``no``/``off``) in the controller's environment.
+- Only under an ``ansible-playbook`` or ``ansible`` process of this user: the host is tied to that
+  process and ends with it (or after ``GKE_INFERENCE_TURBO_IDLE`` seconds without a module, 120
+  by default). Anywhere else (a module run by hand, a test calling ``main()``) nothing changes.
+- The socket is in a directory only this user can enter, mode 0600. The arguments cross it (they
+  can hold credentials) and are never logged: the host writes nothing but its own failures.
+- Anything that goes wrong before the fork (no host, a refused connection) falls back to running
+  the module in its own process, as without the host.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+
+ENV_SWITCH = "GKE_INFERENCE_TURBO"
+ENV_CHILD = "_GKE_INFERENCE_TURBO_CHILD"
+CONTROLLERS = ("ansible-playbook", "ansible")
+START_TIMEOUT = 30.0
+
+# The host's program: standard library only, so that it needs nothing from a payload that is gone
+# once the module that started it exits. argv: socket path, controller pid, idle seconds.
+HOST = r'''
+import base64, importlib, json, os, signal, socket, struct, sys, tempfile, time
+sys.path = [p for p in sys.path if p and not p.endswith(".zip") and os.path.isdir(p)]
+PRELOAD = ("google.auth", "google.auth.transport.requests", "google.oauth2.service_account",
+           "google.api_core.exceptions", "google.api_core.client_options", "google.api_core.gapic_v1",
+           "google.api_core.operation", "google.api_core.extended_operation", "google.protobuf.json_format",
+           "google.cloud.compute_v1", "google.cloud.container_v1", "google.cloud.gkehub_v1",
+           "google.cloud.resourcemanager_v3", "google.cloud.service_usage_v1", "google.cloud.storage",
+           "google.cloud.storage.bucket", "google.iam.v1.policy_pb2", "requests", "yaml")
+for name in PRELOAD:
+    try:
+        importlib.import_module(name)
+    except Exception:
+        pass
+try:  # ansible-core's module_utils as installed with this interpreter, used when the payload has the same release
+    import ansible.module_utils.basic
+    import ansible.module_utils._internal._ansiballz._loader
+    from ansible.module_utils.ansible_release import __version__ as ANSIBLE
+except Exception:
+    ANSIBLE = None
+path, controller, idle = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+
+
+def recv(conn):
+    head = b""
+    while len(head) < 4:
+        chunk = conn.recv(4 - len(head))
+        if not chunk:
+            raise EOFError
+        head += chunk
+    size, data = struct.unpack("!I", head)[0], b""
+    while len(data) < size:
+        chunk = conn.recv(min(65536, size - len(data)))
+        if not chunk:
+            raise EOFError
+        data += chunk
+    return json.loads(data)
+
+
+def send(conn, obj):
+    data = json.dumps(obj).encode()
+    conn.sendall(struct.pack("!I", len(data)) + data)
+
+
+def run(conn, req):
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    rc = 0
+    try:
+        os.environ.clear()
+        os.environ.update(req["env"])
+        os.environ["_GKE_INFERENCE_TURBO_CHILD"] = "1"
+        os.chdir(req["cwd"])
+        if req.get("ansible") != ANSIBLE:  # another release: its module_utils come from the payload
+            for name in [n for n in sys.modules if n == "ansible" or n.startswith("ansible.")]:
+                del sys.modules[name]
+        sys.path.insert(0, req["modlib"])
+        importlib.invalidate_caches()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        from ansible.module_utils._internal._ansiballz import _loader
+        try:
+            _loader.run_module(json_params=base64.b64decode(req["params"]), profile=req["profile"],
+                               module_fqn=req["fqn"], modlib_path=req["modlib"], extensions={})
+        except SystemExit as exc:
+            rc = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException as exc:  # the fork must answer whatever happens
+        rc = 1
+        os.write(2, ("module host: %r\n" % (exc,)).encode())
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:
+            pass
+    out.seek(0)
+    err.seek(0)
+    send(conn, {"rc": rc, "stdout": base64.b64encode(out.read()).decode(),
+                "stderr": base64.b64encode(err.read()).decode()})
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    os.unlink(path)
+except OSError:
+    pass
+server.bind(path)
+os.chmod(path, 0o600)
+bound = os.stat(path).st_ino
+server.listen(128)
+server.settimeout(0.5)
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+children, last = set(), time.time()
+try:
+    while alive(controller) and (children or time.time() - last < idle):
+        for pid in list(children):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    children.discard(pid)
+            except ChildProcessError:
+                children.discard(pid)
+        try:
+            conn, _addr = server.accept()
+        except socket.timeout:
+            continue
+        last = time.time()
+        conn.settimeout(None)
+        try:
+            req = recv(conn)
+        except Exception:
+            conn.close()
+            continue
+        pid = os.fork()
+        if pid == 0:
+            server.close()
+            try:
+                run(conn, req)
+            finally:
+                os._exit(0)
+        children.add(pid)
+        conn.close()
+finally:
+    try:  # only our own socket: an idle host may end while a new one is starting at the same path
+        if os.stat(path).st_ino == bound:
+            os.unlink(path)
+        if not alive(controller):  # the run is over: no module will ask for its lock again
+            os.unlink(path[:-len(".sock")] + ".lock")
+    except OSError:
+        pass
+'''
+
+
+def _enabled():
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _controller_pid():
+    """The ansible-playbook (or ansible) process this module runs under, or None.
+
+    Its task workers are forks with the same command line: the topmost one is the controller."""
+    pid, found = os.getppid(), None
+    for _level in range(12):
+        if pid <= 1:
+            break
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as handle:
+                argv = handle.read().split(b"\0")
+            with open("/proc/%d/stat" % pid, "rb") as handle:
+                parent = int(handle.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+        names = [os.path.basename(a.decode("utf-8", "replace")) for a in argv[:2]]
+        if any(name in CONTROLLERS for name in names):
+            found = pid
+        elif found is not None:
+            break
+        pid = parent
+    return found
+
+
+def _recv(conn):
+    head = b""
+    while len(head) < 4:
+        chunk = conn.recv(4 - len(head))
+        if not chunk:
+            raise EOFError("the module host closed the connection")
+        head += chunk
+    size, data = struct.unpack("!I", head)[0], b""
+    while len(data) < size:
+        chunk = conn.recv(min(65536, size - len(data)))
+        if not chunk:
+            raise EOFError("the module host closed the connection")
+        data += chunk
+    return json.loads(data)
+
+
+def _connect(path):
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(path)
+    except OSError:
+        conn.close()
+        return None
+    return conn
+
+
+def _host_connection(controller):
+    """A connection to this run's module host, started if it is not running yet."""
+    import fcntl  # pylint: disable=import-outside-toplevel
+
+    folder = os.path.join(tempfile.gettempdir(), "gke-inference-turbo-%d" % os.getuid())
+    if not os.path.isdir(folder):
+        os.makedirs(folder, 0o700)
+    info = os.stat(folder)
+    if info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return None  # not a folder only we can enter: run without the host
+    key = "%d-%08x" % (controller, zlib.crc32(sys.executable.encode()))
+    path = os.path.join(folder, key + ".sock")
+    conn = _connect(path)
+    if conn is not None:
+        return conn
+    with open(os.path.join(folder, key + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        conn = _connect(path)  # started by another module while this one waited
+        if conn is not None:
+            return conn
+        env = dict(os.environ)
+        env.pop("PYTHONPATH", None)
+        idle = os.environ.get("GKE_INFERENCE_TURBO_IDLE", "120")
+        with open(os.devnull, "r+b") as null:
+            subprocess.Popen([sys.executable, "-c", HOST, path, str(controller), idle], stdin=null, stdout=null,
+                             stderr=null, env=env, cwd="/", start_new_session=True, close_fds=True)
+        deadline = time.time() + START_TIMEOUT
+        while time.time() < deadline:
+            conn = _connect(path)
+            if conn is not None:
+                return conn
+            time.sleep(0.05)
+    return None
+
+
+def delegate():
+    """Run this module in the run's module host, print its result and exit; return to run it here."""
+    if not _enabled() or os.environ.get(ENV_CHILD):
+        return
+    main = sys.modules.get("__main__")
+    fqn, modlib = getattr(main, "_module_fqn", None), getattr(main, "_modlib_path", None)
+    from ansible.module_utils import basic  # pylint: disable=import-outside-toplevel
+
+    params, profile = getattr(basic, "_ANSIBLE_ARGS", None), getattr(basic, "_ANSIBLE_PROFILE", None)
+    if not (fqn and modlib and params and profile) or not os.path.isdir("/proc/self"):
+        return  # not AnsiballZ on a Linux controller: run here
+    controller = _controller_pid()
+    if controller is None:
+        return
+    try:
+        conn = _host_connection(controller)
+    except OSError:
+        conn = None
+    if conn is None:
+        return  # no host: run here
+    from ansible.module_utils.ansible_release import __version__ as release  # pylint: disable=import-outside-toplevel
+
+    request = {"fqn": fqn, "modlib": modlib, "profile": profile, "cwd": os.getcwd(), "env": dict(os.environ),
+               "params": base64.b64encode(params).decode(), "ansible": release}
+    data = json.dumps(request).encode()
+    try:
+        with conn:
+            conn.sendall(struct.pack("!I", len(data)) + data)
+            answer = _recv(conn)
+    except (OSError, EOFError, ValueError) as exc:
+        # The host may have run the module: running it again here could repeat a change. Say so instead.
+        sys.stdout.write(json.dumps({"failed": True, "msg": "The module host of this run (%s) failed before it "
+                                     "answered: %s. Run again, or set %s=0 to run modules without it."
+                                     % (fqn, exc, ENV_SWITCH)}))
+        sys.stdout.flush()
+        sys.exit(1)  # pylint: disable=ansible-bad-function
+    for stream, name in ((sys.stdout, "stdout"), (sys.stderr, "stderr")):
+        stream.flush()
+        getattr(stream, "buffer", stream).write(base64.b64decode(answer[name]))
+        stream.flush()
+    sys.exit(answer["rc"])  # pylint: disable=ansible-bad-function

@@ -1,0 +1,92 @@
+"""site.yml on fresh emulated projects: what the shared platform of test_site.py cannot show (another
+order, region count and accelerator profile; check mode on an empty project; inventories that must be
+refused before anything is created)."""
+
+import pytest
+
+from helpers import first_calls, local_inventory, playbook, recap
+
+THIRD_REGION = {"asia_southeast1": ("gke-asia-southeast1", {
+    "gcp_region": "asia-southeast1", "gcp_zone": "asia-southeast1-b",
+    "network_node_subnet_cidr": "10.0.3.0/24", "network_proxy_subnet_cidr": "10.1.3.0/24"})}
+
+
+def test_codelab_order_three_regions_gpu_then_overlapped_rerun_changes_nothing(gcp, tmp_path):
+    """gke_overlap_phases=false runs one phase after the other and builds the same deployment as the overlapped
+    order (its re-run changes nothing); N regions work (here 3); the H100 GPU profile of seed 003."""
+    inv = local_inventory(tmp_path, gcp, extra_groups=THIRD_REGION,
+                          overrides={"all": {"gke_accelerator_profile": "gpu_h100"}})
+    code, out = playbook(gcp, inv, "-e", "gke_overlap_phases=false")
+    assert code == 0, out
+    first = first_calls(gcp)
+    assert first["nodePools"] < first["jobs"] < first["memberships"] < first["deployments"] < first["gateways"], first
+    assert "node pool done within" not in out
+    assert out.count("model weights complete in gs://") == 1
+    # three regions
+    assert gcp.resource("compute:projects/test-project-1/regions/asia-southeast1/subnetworks/"
+                        "tpu-gke-dranet-proxy-subnet-asia-southeast1")["ipCidrRange"] == "10.1.3.0/24"
+    assert len(gcp.resources("compute:projects/test-project-1/regions/")) == 9
+    gateway = gcp.emu.kube["container:projects/test-project-1/locations/us-east5-b/clusters/gke-us-east5"].get(
+        "gateway.networking.k8s.io", "gateways", "default", "cross-region-gateway")
+    assert sorted(a["value"] for a in gateway["status"]["addresses"]) == ["10.0.1.2", "10.0.2.2", "10.0.3.2"]
+    # the GPU profile
+    for region, zone in (("us-east5", "us-east5-b"), ("asia-southeast1", "asia-southeast1-b")):
+        key = "container:projects/test-project-1/locations/%s/clusters/gke-%s" % (zone, region)
+        pool = [p for p in gcp.resource(key)["nodePools"] if p["name"] == "gpu-h100-pool"][0]
+        assert pool["config"]["machineType"] == "a3-highgpu-2g" and pool["config"]["spot"] is True
+        assert pool["autoscaling"] == {"enabled": True, "minNodeCount": 1, "maxNodeCount": 3}
+        assert pool["networkConfig"]["acceleratorNetworkProfile"] == "auto"
+        container = gcp.emu.kube[key].get("apps", "deployments", "default", "vllm-gemma")["spec"]["template"][
+            "spec"]["containers"][0]
+        assert container["resources"]["limits"] == {"nvidia.com/gpu": 2}
+    gcp.control("DELETE", "requests")
+    code, out = playbook(gcp, inv)
+    assert code == 0, out
+    assert all(counts["changed"] == 0 for counts in recap(out).values()), out
+    assert gcp.requests(mutating=True) == []
+
+
+def test_check_mode_creates_nothing(gcp, tmp_path):
+    inv = local_inventory(tmp_path, gcp)
+    code, out = playbook(gcp, inv, "--check")
+    assert code == 0, out
+    assert recap(out)["gke-europe-west4"]["changed"] > 0
+    assert gcp.resources("compute:") == {} and gcp.resources("storage:") == {}
+    assert "model weights complete" not in out  # check mode downloads nothing and never says otherwise
+
+
+def test_bad_inventory_reports_every_problem_and_creates_nothing(gcp, tmp_path):
+    inv = local_inventory(tmp_path, gcp, overrides={
+        "europe_west4": {"gcp_zone": "us-east5-b", "network_proxy_subnet_cidr": "10.1.2.0/25"},
+        "us_east5": {"network_node_subnet_cidr": "10.0.2.300/24"},
+    })
+    code, out = playbook(gcp, inv)
+    assert code != 0
+    assert "gke-europe-west4: gcp_zone: zone 'us-east5-b' is not in region 'europe-west4'" in out
+    assert "gke-us-east5: network_node_subnet_cidr: '10.0.2.300/24' is not a valid IPv4 CIDR" in out
+    assert ("gke-europe-west4 network_proxy_subnet_cidr (10.1.2.0/25) overlaps gke-us-east5 "
+            "network_proxy_subnet_cidr (10.1.2.0/24)") in out
+    assert gcp.requests(mutating=True) == [] and gcp.resources("compute:") == {}
+
+
+@pytest.mark.parametrize("value,message", [
+    ("", "gcp_project_id is required"),
+    ("Bad_Project", "is not a valid project id"),
+])
+def test_missing_or_bad_project(gcp, tmp_path, value, message):
+    inv = local_inventory(tmp_path, gcp, overrides={"all": {"gcp_project_id": value}})
+    code, out = playbook(gcp, inv)
+    assert code != 0 and message in out
+    assert gcp.requests(mutating=True) == []
+
+
+def test_config_cluster_not_in_inventory(gcp, tmp_path):
+    inv = local_inventory(tmp_path, gcp, overrides={"all": {"gke_config_region": "asia-east1"}})
+    code, out = playbook(gcp, inv)
+    assert code != 0 and "gke_config_region: asia-east1 must be the gcp_region of exactly one host" in out  # preflight
+    assert gcp.requests(mutating=True) == []
+    # the fleet role checks it too (its phase alone: the clusters do not exist, so nothing to look up)
+    code, out = playbook(gcp, inv, "--tags", "fleet", "-e", "gke_skip_preflight=true", "-e",
+                         "clusters_kubeconfig_missing_ok=true")
+    assert code != 0 and "'asia-east1' is not the region of any host of the play" in out
+    assert gcp.resources("gkehub:") == {}
