@@ -29,8 +29,10 @@ run_molecule() {
       snapshot="$snapshots/site.pickle"
     fi
     echo "== molecule test -s $name${snapshot:+ (prerequisites from the saved deployment)}"
+    scenario_start=$(date +%s)
     (cd extensions && GKE_INFERENCE_SNAPSHOT="$snapshot" molecule test -s "$name") 2>&1 | tee "$log" \
       || failed="$failed $name"
+    echo "== molecule test -s $name: done in $(( $(date +%s) - scenario_start )) s"
     # The scenarios set a canary Hugging Face token; it must never reach any output.
     if grep -q -e hf_moleculeCanaryToken -e hf_emulatorTokenNotASecret "$log"; then
       echo "molecule $name: the Hugging Face token appeared in the output" >&2
@@ -79,20 +81,45 @@ case "$part" in
   sanity) scripts/sanity.sh ;;
   check)
     started=$(date +%s)
+    # ansible-lint on one core while the module tests mostly wait for the emulator's operations
+    lint_log=$(mktemp)
+    (lint_start=$(date +%s); rc=0; ansible-lint >"$lint_log" 2>&1 || rc=$?
+     echo "$rc $(( $(date +%s) - lint_start ))" >"$lint_log.rc") &
     timed pytest run_pytest tests/unit tests/integration/modules tests/integration/roles
-    timed lint ansible-lint
+    wait
+    echo "== ansible-lint"
+    cat "$lint_log"
+    read -r lint_rc lint_seconds <"$lint_log.rc"
+    rm -f "$lint_log" "$lint_log.rc"
+    summary="${summary}== $(printf '%-9s' ansible-lint) $([ "$lint_rc" -eq 0 ] && echo ok || echo FAILED) in ${lint_seconds} s"$'\n'
+    [ "$lint_rc" -eq 0 ] || status=1
     printf '%s' "$summary"
     echo "== check: $([ $status -eq 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - started )) s"
     exit $status ;;
   all)
     started=$(date +%s)
     rm -rf "$snapshots"
-    timed lint run_lint
-    timed sanity scripts/sanity.sh
-    timed pytest env GKE_INFERENCE_SNAPSHOT_DIR="$snapshots" python -m pytest -q -p no:cacheprovider tests/unit tests/integration
+    mkdir -p tests/output
+    # Two lanes, one per core. A: the shared platform (test_site.py deploys it once and saves it), then
+    # the Molecule scenarios, which start from it. B, at the same time: lint, sanity and the other tests.
+    # B's output is printed when A is done; the closing lines give every part's outcome and duration.
+    lane_b_log=tests/output/lane-b.log
+    (
+      timed lint run_lint
+      timed sanity scripts/sanity.sh
+      timed pytest run_pytest tests/unit tests/integration --ignore tests/integration/playbooks/test_site.py
+      printf '%s' "$summary" >"$lane_b_log.summary"
+      exit $status
+    ) >"$lane_b_log" 2>&1 &
+    lane_b=$!
+    timed platform env GKE_INFERENCE_SNAPSHOT_DIR="$snapshots" python -m pytest -q -p no:cacheprovider \
+      tests/integration/playbooks/test_site.py
     timed molecule run_molecule
+    wait "$lane_b" || status=1
+    echo "== lint, sanity and the other tests (run beside the above)"
+    cat "$lane_b_log"
     # last, so that the tail of a CI log says which part failed and how long each took
-    printf '%s' "$summary"
+    printf '%s' "$(cat "$lane_b_log.summary" 2>/dev/null)"$'\n'"$summary"
     echo "== test suite: $([ $status -eq 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - started )) s"
     exit $status ;;
   *) echo "usage: scripts/test.sh [all|check|unit|integration|molecule|lint|sanity]" >&2; exit 2 ;;

@@ -17,6 +17,12 @@ import copy
 import json
 import time
 
+from ansible_collections.gke_inference.multicluster.plugins.module_utils import turbo
+
+# Under ansible-playbook, run in this run's module host, which has the Kubernetes client loaded
+# (module_utils/turbo.py). Elsewhere this returns at once.
+turbo.delegate()
+
 try:
     from kubernetes import config as kube_config
     from kubernetes import dynamic

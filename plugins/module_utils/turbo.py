@@ -17,6 +17,8 @@ plain Ansible module: ansible-doc, AWX, check and diff mode see no difference.
 - Only under an ``ansible-playbook`` or ``ansible`` process of this user: the host is tied to that
   process and ends with it (or after ``GKE_INFERENCE_TURBO_IDLE`` seconds without a module, 120
   by default). Anywhere else (a module run by hand, a test calling ``main()``) nothing changes.
+- No module waits for the host: the first one of a run starts it in the background and runs in its own
+  process, as do those that come while the host loads its libraries (about 3 seconds).
 - The socket is in a directory only this user can enter, mode 0600. The arguments cross it (they
   can hold credentials) and are never logged: the host writes nothing but its own failures.
 - Anything that goes wrong before the fork (no host, a refused connection) falls back to running
@@ -53,7 +55,8 @@ PRELOAD = ("google.auth", "google.auth.transport.requests", "google.oauth2.servi
            "google.api_core.operation", "google.api_core.extended_operation", "google.protobuf.json_format",
            "google.cloud.compute_v1", "google.cloud.container_v1", "google.cloud.gkehub_v1",
            "google.cloud.resourcemanager_v3", "google.cloud.service_usage_v1", "google.cloud.storage",
-           "google.cloud.storage.bucket", "google.iam.v1.policy_pb2", "requests", "yaml")
+           "google.cloud.storage.bucket", "google.iam.v1.policy_pb2", "requests", "yaml",
+           "kubernetes.config", "kubernetes.dynamic", "kubernetes.dynamic.exceptions", "kubernetes.client")
 for name in PRELOAD:
     try:
         importlib.import_module(name)
@@ -65,7 +68,7 @@ try:  # ansible-core's module_utils as installed with this interpreter, used whe
     from ansible.module_utils.ansible_release import __version__ as ANSIBLE
 except Exception:
     ANSIBLE = None
-path, controller, idle = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+path, controller, idle, starting = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 
 
 def recv(conn):
@@ -147,6 +150,10 @@ os.chmod(path, 0o600)
 bound = os.stat(path).st_ino
 server.listen(128)
 server.settimeout(0.5)
+try:
+    os.unlink(starting)  # modules connect from now on
+except OSError:
+    pass
 signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
 children, last = set(), time.time()
 try:
@@ -181,8 +188,6 @@ finally:
     try:  # only our own socket: an idle host may end while a new one is starting at the same path
         if os.stat(path).st_ino == bound:
             os.unlink(path)
-        if not alive(controller):  # the run is over: no module will ask for its lock again
-            os.unlink(path[:-len(".sock")] + ".lock")
     except OSError:
         pass
 '''
@@ -243,9 +248,10 @@ def _connect(path):
 
 
 def _host_connection(controller):
-    """A connection to this run's module host, started if it is not running yet."""
-    import fcntl  # pylint: disable=import-outside-toplevel
+    """A connection to this run's module host, or None: then the module runs in its own process.
 
+    The first module of a run finds no host: it starts one in the background and runs on its own, as do
+    the modules that come while the host loads its libraries, so that no module ever waits for it."""
     folder = os.path.join(tempfile.gettempdir(), "gke-inference-turbo-%d" % os.getuid())
     if not os.path.isdir(folder):
         os.makedirs(folder, 0o700)
@@ -257,23 +263,23 @@ def _host_connection(controller):
     conn = _connect(path)
     if conn is not None:
         return conn
-    with open(os.path.join(folder, key + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        conn = _connect(path)  # started by another module while this one waited
-        if conn is not None:
-            return conn
-        env = dict(os.environ)
-        env.pop("PYTHONPATH", None)
-        idle = os.environ.get("GKE_INFERENCE_TURBO_IDLE", "120")
-        with open(os.devnull, "r+b") as null:
-            subprocess.Popen([sys.executable, "-c", HOST, path, str(controller), idle], stdin=null, stdout=null,
-                             stderr=null, env=env, cwd="/", start_new_session=True, close_fds=True)
-        deadline = time.time() + START_TIMEOUT
-        while time.time() < deadline:
-            conn = _connect(path)
-            if conn is not None:
-                return conn
-            time.sleep(0.05)
+    starting = os.path.join(folder, key + ".starting")  # one module starts the host; the host removes it
+    try:
+        os.close(os.open(starting, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except OSError:
+        try:
+            if time.time() - os.stat(starting).st_mtime > START_TIMEOUT:  # a host that never came up
+                os.unlink(starting)
+        except OSError:
+            pass
+        return None
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    idle = os.environ.get("GKE_INFERENCE_TURBO_IDLE", "120")
+    with open(os.devnull, "r+b") as null:
+        subprocess.Popen([sys.executable, "-c", HOST, path, str(controller), idle, starting],  # pylint: disable=consider-using-with
+                         stdin=null, stdout=null, stderr=null, env=env, cwd="/", start_new_session=True,
+                         close_fds=True)
     return None
 
 
@@ -283,6 +289,8 @@ def delegate():
         return
     main = sys.modules.get("__main__")
     fqn, modlib = getattr(main, "_module_fqn", None), getattr(main, "_modlib_path", None)
+    if not (fqn and modlib):
+        return  # not a module under AnsiballZ (a test, ansible-doc, a filter on the controller): run here
     from ansible.module_utils import basic  # pylint: disable=import-outside-toplevel
 
     params, profile = getattr(basic, "_ANSIBLE_ARGS", None), getattr(basic, "_ANSIBLE_PROFILE", None)

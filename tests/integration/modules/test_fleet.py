@@ -2,18 +2,23 @@
 
 import pytest
 
+from conftest import staged
+
 HUB = "gkehub:projects/test-project-1/locations/global/"
 
 
 @pytest.fixture
 def clusters(gcp):
+    return staged(gcp, "fleet-clusters", _clusters)  # built once, then loaded from a snapshot
+
+
+def _clusters(gcp):
     gcp.run("compute_network", name="vpc", mtu=8896)
     for region, zone, cidr in (("europe-west4", "europe-west4-a", "10.0.1.0/24"), ("us-east5", "us-east5-b", "10.0.2.0/24")):
         gcp.run("compute_subnetwork", name="nodes", region=region, network="vpc", ip_cidr_range=cidr)
         assert gcp.run("gke_cluster", name="gke-" + region, location=zone, network="vpc", subnetwork="nodes")["changed"]
     for service in ("multiclusterservicediscovery.googleapis.com", "multiclusteringress.googleapis.com"):
         gcp.emu.projects["test-project-1"]["services"].add(service)
-    return gcp
 
 
 def member(gcp, region, zone, **kw):

@@ -2,15 +2,20 @@
 
 import pytest
 
+from conftest import staged
+
 CLUSTER = "container:projects/test-project-1/locations/us-east5-b/clusters/gke-us"
+
+
+def _cluster(gcp):
+    gcp.run("compute_network", name="vpc", mtu=8896)
+    gcp.run("compute_subnetwork", name="nodes", region="us-east5", network="vpc", ip_cidr_range="10.0.2.0/24")
+    assert gcp.run("gke_cluster", name="gke-us", location="us-east5-b", network="vpc", subnetwork="nodes")["changed"]
 
 
 @pytest.fixture
 def gke(gcp):
-    gcp.run("compute_network", name="vpc", mtu=8896)
-    gcp.run("compute_subnetwork", name="nodes", region="us-east5", network="vpc", ip_cidr_range="10.0.2.0/24")
-    assert gcp.run("gke_cluster", name="gke-us", location="us-east5-b", network="vpc", subnetwork="nodes")["changed"]
-    return gcp
+    return staged(gcp, "nodepool-cluster", _cluster)  # built once, then loaded from a snapshot
 
 
 def pool(gcp, **kw):

@@ -21,6 +21,12 @@ def play(gcp, tmp_path):
             "service_account_file": gcp.key_file}
     out = tmp_path / "results.json"
     tasks = [
+        # the run's first module starts the host in the background and runs in its own process ...
+        {"name": "Start the host", "gke_inference.multicluster.project_info": auth},
+        # ... which answers once it has loaded the libraries: wait for its socket (it is named after this run)
+        {"name": "Wait for the host", "ansible.builtin.find": {"paths": FOLDER, "patterns": "*.sock", "age": "-60s"},
+         "register": "found", "until": "found.matched > 0", "retries": 120, "delay": 0.25,
+         "when": "lookup('ansible.builtin.env', 'GKE_INFERENCE_TURBO') != '0'"},
         {"name": "Read the project", "gke_inference.multicluster.project_info": auth, "register": "info"},
         {"name": "A bucket that is not there", "gke_inference.multicluster.storage_object_info": dict(
             auth, bucket="no-such-bucket", name="x"), "register": "missing", "ignore_errors": True},
