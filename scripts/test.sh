@@ -19,11 +19,16 @@ run_pytest() {
 # roles load it instead of deploying their prerequisites (see extensions/molecule/shared/prepare.yml).
 snapshots="$PWD/tests/output/snapshots"
 
+# run_molecule [SCENARIO...]: those scenarios (default: all), each with `molecule test -s`
 run_molecule() {
-  local failed="" log snapshot
+  local failed="" log snapshot name scenario_start
   log=$(mktemp)
-  for scenario in extensions/molecule/*/molecule.yml; do
-    name=$(basename "$(dirname "$scenario")")
+  local names=("$@")
+  if [ ${#names[@]} -eq 0 ]; then
+    for scenario in extensions/molecule/*/molecule.yml; do names+=("$(basename "$(dirname "$scenario")")"); done
+  fi
+  for name in "${names[@]}"; do
+    scenario=extensions/molecule/$name/molecule.yml
     snapshot=""
     if grep -q molecule_stack_from "$scenario" && [ -s "$snapshots/site.pickle" ]; then
       snapshot="$snapshots/site.pickle"
@@ -104,17 +109,24 @@ case "$part" in
     # the Molecule scenarios, which start from it. B, at the same time: lint, sanity and the other tests.
     # B's output is printed when A is done; the closing lines give every part's outcome and duration.
     lane_b_log=tests/output/lane-b.log
+    # The scenarios of the Google-side roles need no saved deployment: they run in B.
+    google_side=() kube_side=()
+    for scenario in extensions/molecule/*/molecule.yml; do
+      name=$(basename "$(dirname "$scenario")")
+      if grep -q molecule_stack_from "$scenario"; then kube_side+=("$name"); else google_side+=("$name"); fi
+    done
     (
       timed lint run_lint
       timed sanity scripts/sanity.sh
       timed pytest run_pytest tests/unit tests/integration --ignore tests/integration/playbooks/test_site.py
+      timed molecule-b run_molecule "${google_side[@]}"
       printf '%s' "$summary" >"$lane_b_log.summary"
       exit $status
     ) >"$lane_b_log" 2>&1 &
     lane_b=$!
     timed platform env GKE_INFERENCE_SNAPSHOT_DIR="$snapshots" python -m pytest -q -p no:cacheprovider \
       tests/integration/playbooks/test_site.py
-    timed molecule run_molecule
+    timed molecule-a run_molecule "${kube_side[@]}"
     wait "$lane_b" || status=1
     echo "== lint, sanity and the other tests (run beside the above)"
     cat "$lane_b_log"
