@@ -24,7 +24,10 @@ def play(gcp, tmp_path):
         # the run's first module starts the host in the background and runs in its own process ...
         {"name": "Start the host", "gke_inference.multicluster.project_info": auth},
         # ... which answers once it has loaded the libraries: wait for its socket (it is named after this run)
-        {"name": "Wait for the host", "ansible.builtin.find": {"paths": FOLDER, "patterns": "*.sock", "age": "-60s"},
+        {"name": "Wait for the host", "ansible.builtin.find": {
+            "paths": FOLDER, "file_type": "any",
+            # the controller: the parent of the task's worker process, whose child runs this lookup's shell
+            "patterns": "{{ lookup('ansible.builtin.pipe', 'ps -o ppid= -p $PPID') | trim }}-*.sock"},
          "register": "found", "until": "found.matched > 0", "retries": 120, "delay": 0.25,
          "when": "lookup('ansible.builtin.env', 'GKE_INFERENCE_TURBO') != '0'"},
         {"name": "Read the project", "gke_inference.multicluster.project_info": auth, "register": "info"},
