@@ -4,7 +4,7 @@
 # (pytest, against the in-process emulator); the Molecule scenarios. It ends with one line per part
 # and its duration. `scripts/test.sh check` is the fast tier for the edit loop (unit tests, the module
 # and manifest tests, ansible-lint: no deployment); `scripts/test.sh
-# unit|integration|molecule|lint|sanity` runs one part.
+# unit|integration|molecule [SCENARIO...]|lint|sanity` runs one part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/env.sh
@@ -81,7 +81,7 @@ status=0 summary=""
 case "$part" in
   unit) run_pytest tests/unit ;;
   integration) GKE_INFERENCE_SNAPSHOT_DIR="$snapshots" run_pytest tests/integration ;;
-  molecule) run_molecule ;;
+  molecule) run_molecule "${@:2}" ;;  # scripts/test.sh molecule [SCENARIO...]
   lint) run_lint ;;
   sanity) scripts/sanity.sh ;;
   check)
