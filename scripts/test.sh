@@ -105,11 +105,11 @@ case "$part" in
     started=$(date +%s)
     rm -rf "$snapshots"
     mkdir -p tests/output
-    # Two lanes, one per core. A: the shared platform (test_site.py deploys it once and saves it), then
-    # the Molecule scenarios, which start from it. B, at the same time: lint, sanity and the other tests.
-    # B's output is printed when A is done; the closing lines give every part's outcome and duration.
+    # Two lanes, one per core. A: the shared platform (test_site.py deploys it once and saves it), the
+    # Molecule scenarios of the Kubernetes-side roles (they start from it), then those of the Google-side
+    # roles. B, at the same time: lint, sanity, the other tests, and last the operations playbooks on the
+    # saved platform (test_site_operations.py waits for it). B's output is printed when A is done.
     lane_b_log=tests/output/lane-b.log
-    # The scenarios of the Google-side roles need no saved deployment: they run in B.
     google_side=() kube_side=()
     for scenario in extensions/molecule/*/molecule.yml; do
       name=$(basename "$(dirname "$scenario")")
@@ -118,8 +118,10 @@ case "$part" in
     (
       timed lint run_lint
       timed sanity scripts/sanity.sh
-      timed pytest run_pytest tests/unit tests/integration --ignore tests/integration/playbooks/test_site.py
-      timed molecule-b run_molecule "${google_side[@]}"
+      timed pytest run_pytest tests/unit tests/integration --ignore tests/integration/playbooks/test_site.py \
+        --ignore tests/integration/playbooks/test_site_operations.py
+      timed operations env GKE_INFERENCE_SNAPSHOT_DIR="$snapshots" python -m pytest -q -p no:cacheprovider \
+        tests/integration/playbooks/test_site_operations.py
       printf '%s' "$summary" >"$lane_b_log.summary"
       exit $status
     ) >"$lane_b_log" 2>&1 &
@@ -127,6 +129,7 @@ case "$part" in
     timed platform env GKE_INFERENCE_SNAPSHOT_DIR="$snapshots" python -m pytest -q -p no:cacheprovider \
       tests/integration/playbooks/test_site.py
     timed molecule-a run_molecule "${kube_side[@]}"
+    timed molecule-b run_molecule "${google_side[@]}"
     wait "$lane_b" || status=1
     echo "== lint, sanity and the other tests (run beside the above)"
     cat "$lane_b_log"

@@ -1,13 +1,12 @@
-"""One platform, deployed once by site.yml against its own emulator, then used by every test that only
-needs a deployment to exist: the re-run under AWX, phases run alone with bad settings, the failover
-drill, the spill-over load test, and the teardown, last.
+"""One platform, deployed once by site.yml against its own emulator, then used by the tests that only
+need a deployment to exist: the re-run under AWX, phases run alone with bad settings.
 
 The tests run in the order of this file (pytest's order) and share the ``platform`` fixture. With
 ``GKE_INFERENCE_SNAPSHOT_DIR`` set (scripts/test.sh sets it), the deployment is also saved there as
-``site.pickle``: the Molecule scenarios of the Kubernetes-side roles start from it.
+``site.pickle``: the operations tests (test_site_operations.py) and the Molecule scenarios of the
+Kubernetes-side roles start from it.
 """
 
-import glob
 import json
 import os
 import shutil
@@ -23,9 +22,6 @@ TOKEN = "hf_emulatorTokenNotASecret"  # inventories/local's Hugging Face token: 
 REGIONS = (("europe-west4", "europe-west4-a"), ("us-east5", "us-east5-b"))
 PRIMARY, SECONDARY = "us-east5", "europe-west4"
 DATAPLANE_SCALE = 0.25
-HEALTH = {"interval": 2, "timeout": 2, "unhealthy": 2}  # the gateway role's defaults
-ENDPOINT_SYNC = 5  # latency.json dataplane.endpoint_sync
-ANSIBLE_SLACK = 4.0  # the drill marks the outage before its scale-down task runs
 
 
 class Platform:  # pylint: disable=too-few-public-methods
@@ -37,6 +33,12 @@ class Platform:  # pylint: disable=too-few-public-methods
         return self.gcp
 
 
+def snapshot_path():
+    """Where the deployment is saved, or None when GKE_INFERENCE_SNAPSHOT_DIR is not set."""
+    folder = os.environ.get("GKE_INFERENCE_SNAPSHOT_DIR")
+    return os.path.join(folder, "site.pickle") if folder else None
+
+
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     folder = tmp_path_factory.mktemp("platform")
@@ -44,10 +46,10 @@ def platform(tmp_path_factory):
     gcp = Gcp(emu, endpoint, key_file, project=P)
     inv = local_inventory(folder, gcp)
     code, out = playbook(gcp, inv)
-    snapshots = os.environ.get("GKE_INFERENCE_SNAPSHOT_DIR")
-    if code == 0 and snapshots:
-        os.makedirs(snapshots, exist_ok=True)
-        gcp.control("POST", "snapshot", {"path": os.path.join(snapshots, "site.pickle")})
+    if code == 0 and snapshot_path():
+        os.makedirs(os.path.dirname(snapshot_path()), exist_ok=True)
+        gcp.control("POST", "snapshot", {"path": snapshot_path() + ".partial"})
+        os.replace(snapshot_path() + ".partial", snapshot_path())  # readers never see half a file
     yield Platform(gcp, inv, code, out)
     stop_emulator(emu, server)
 
@@ -220,126 +222,3 @@ def test_a_phase_alone_changes_nothing_on_a_deployment(platform):
     assert all(counts["changed"] == 0 for counts in recap(out).values()), out
     assert gcp.requests(mutating=True) == []
     assert "Apply the workload's objects" in out and "VPC network" not in out and "Bucket for the model weights" not in out
-
-
-def report(directory, prefix):
-    files = sorted(glob.glob(os.path.join(str(directory), prefix + "*.json")))
-    assert files, "no %s report in %s" % (prefix, directory)
-    with open(files[-1], encoding="utf-8") as handle:
-        return json.load(handle)
-
-
-def deployment(gcp, region):
-    return gcp.emu.kube[cluster(region)].get("apps", "deployments", "default", "vllm-gemma")
-
-
-def set_replicas(gcp, region, replicas):
-    """An event outside the drill's control (another team scaling the secondary down, say)."""
-    with gcp.emu.lock:
-        deployment(gcp, region)["spec"]["replicas"] = replicas
-
-
-def test_drill_load_test_and_secondary_down(platform, tmp_path):
-    gcp = platform.deployed()
-    inv = platform.inventory
-    gcp.control("POST", "config", {"dataplane_scale": DATAPLANE_SCALE})
-    reports = tmp_path / "reports"
-
-    # 1. The drill: graceful scale-down of the primary, measured, restored.
-    windows = ("-e", "failover_drill_baseline_seconds=2", "-e", "failover_drill_outage_seconds=2", "-e",
-               "failover_drill_after_seconds=2", "-e", "failover_drill_report_dir=%s" % reports)
-    code, out = playbook(gcp, inv, *windows, playbook="playbooks/failover_drill.yml")
-    assert code == 0, out
-    drill = report(reports, "failover-drill-")
-    assert drill["passed"] and drill["problems"] == [], drill
-    assert drill["failed"] == 0  # the scale-down drained: not one request lost
-    assert drill["phases"]["before"]["by_region"] == {PRIMARY: drill["phases"]["before"]["ok"]}
-    assert drill["phases"]["during"]["by_region"].get(SECONDARY, 0) > 0  # the secondary took over
-    assert drill["phases"]["after"]["by_region"] == {PRIMARY: drill["phases"]["after"]["ok"]}  # and gave it back
-    # Failover within what the health-check settings and the endpoint sync allow (plus the drill's own overhead).
-    bound = (HEALTH["interval"] * HEALTH["unhealthy"] + HEALTH["timeout"] + ENDPOINT_SYNC) * DATAPLANE_SCALE
-    assert 0 < drill["failover_seconds"] <= bound + ANSIBLE_SLACK, drill
-    assert drill["back_to_normal_seconds"] is not None
-    assert deployment(gcp, PRIMARY)["spec"]["replicas"] == 1
-    assert deployment(gcp, PRIMARY)["status"]["readyReplicas"] == 1
-    assert "Failover drill (graceful outage of us-east5" in out and "failed requests: 0 of" in out
-    text = glob.glob(str(reports / "failover-drill-*.txt"))
-    assert text and "PASSED" in open(text[0], encoding="utf-8").read()
-
-    # An abrupt outage (pods killed without grace) loses the requests in flight and those sent before the
-    # load balancer notices; the drill still measures the failover and restores the primary.
-    for name in glob.glob(str(reports / "failover-drill-*")):
-        os.remove(name)
-    code, out = playbook(gcp, inv, *windows, "-e", "failover_drill_outage=abrupt", "-e", "failover_drill_max_error_share=1",
-                         playbook="playbooks/failover_drill.yml")
-    assert code == 0, out
-    abrupt = report(reports, "failover-drill-")
-    assert abrupt["outage"] == "abrupt" and abrupt["failed"] > 0 and abrupt["failover_seconds"] is not None, abrupt
-    assert abrupt["phases"]["after"]["by_region"] == {PRIMARY: abrupt["phases"]["after"]["ok"]}
-    assert deployment(gcp, PRIMARY)["status"]["readyReplicas"] == 1
-
-    # 2. The spill-over test: load rises on the preferred region until traffic spills to the other one.
-    stages = [{"rate": 2, "duration": 3}, {"rate": 6, "duration": 3}, {"rate": 40, "duration": 4}]
-    code, out = playbook(gcp, inv, "-e", json.dumps({"load_test_stages": stages, "load_test_metrics_interval": 0.2,
-                                                     "load_test_max_tokens": 100,
-                                                     "load_test_report_dir": str(reports)}),
-                         playbook="playbooks/load_test.yml")
-    assert code == 0, out
-    load = report(reports, "load-test-")
-    assert load["spill_started"] and load["threshold_percent"] == 60
-    assert load["stages"][0]["spilled_share"] == 0.0  # light load stays in the preferred region
-    assert load["stages"][-1]["spilled_share"] > 0.1  # heavy load spills
-    assert load["preferred_utilization_at_spill"] >= 40, load  # near the 60 % threshold, sampled
-
-    # 3. A drill whose secondary is down too: it fails, says why, and still restores the primary.
-    set_replicas(gcp, SECONDARY, 0)
-    for name in glob.glob(str(reports / "failover-drill-*")):
-        os.remove(name)
-    code, out = playbook(gcp, inv, *windows, "-e", "failover_drill_check_secondary=false", "-e",
-                         "failover_drill_max_failover_seconds=4", playbook="playbooks/failover_drill.yml")
-    assert code != 0, out
-    failed = report(reports, "failover-drill-")
-    assert not failed["passed"] and failed["failover_seconds"] is None
-    assert any("never answered by another region" in p for p in failed["problems"]), failed
-    assert failed["failed"] > 0
-    assert "Failover drill FAILED" in out
-    assert deployment(gcp, PRIMARY)["spec"]["replicas"] == 1
-    assert deployment(gcp, PRIMARY)["status"]["readyReplicas"] == 1
-    # ... and with the default pre-check it refuses to start, changing nothing.
-    code, out = playbook(gcp, inv, playbook="playbooks/failover_drill.yml")
-    assert code != 0 and "has no ready replica" in out and "Nothing was changed" in out
-    set_replicas(gcp, SECONDARY, 1)
-
-
-def test_teardown_last(platform):
-    gcp = platform.deployed()
-    inv = platform.inventory
-    # Nothing without the confirmation...
-    gcp.control("DELETE", "requests")
-    code, out = playbook(gcp, inv, playbook="playbooks/teardown.yml")
-    assert code != 0 and "Nothing was deleted" in out, out
-    assert gcp.requests(mutating=True) == []
-    # ... everything but the model bucket by default, including the controllers' firewall rules ...
-    firewalls = gcp.resources("compute:projects/%s/global/firewalls/" % P)
-    assert any("mcsd" in k for k in firewalls) and any("k8s-fw-l7" in k for k in firewalls)
-    confirm = ("-e", "teardown_confirm=%s" % P)
-    code, out = playbook(gcp, inv, *confirm, playbook="playbooks/teardown.yml")
-    assert code == 0, out
-    assert "Teardown complete" in out and "except the model bucket" in out
-    left = gcp.resources()
-    assert sorted(k.split("/")[0] for k in left if k.startswith("storage:b")) == ["storage:b"]
-    assert [k for k in left if k.startswith(("compute:", "container:", "gkehub:"))] == []
-    # ... then the bucket too, and the project is as it was.
-    code, out = playbook(gcp, inv, *confirm, "-e", "teardown_delete_bucket=true", playbook="playbooks/teardown.yml")
-    assert code == 0, out
-    left = gcp.resources()
-    assert [k for k in left if not k.startswith("cloudresourcemanager:iam/")] == [], sorted(left)
-    assert left["cloudresourcemanager:iam/%s" % P]["bindings"] == [
-        {"role": "roles/owner", "members": ["user:owner@example.com"]}]
-    assert gcp.emu.kube == {} and gcp.control("GET", "dataplane")["processes"] == 0
-    # A second teardown is a no-op.
-    gcp.control("DELETE", "requests")
-    code, out = playbook(gcp, inv, *confirm, "-e", "teardown_delete_bucket=true", playbook="playbooks/teardown.yml")
-    assert code == 0, out
-    assert all(counts["changed"] == 0 for counts in recap(out).values()), out
-    assert gcp.requests(mutating=True) == []
