@@ -39,12 +39,16 @@ def snapshot_path():
     return os.path.join(folder, "site.pickle") if folder else None
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("platform")
+def empty_platform(folder):
+    """An emulator of the platform's own, its Gcp view and a copy of inventories/local for it."""
     emu, server, endpoint, key_file = start_emulator(folder, project=P)
     gcp = Gcp(emu, endpoint, key_file, project=P)
-    inv = local_inventory(folder, gcp)
+    return emu, server, gcp, local_inventory(folder, gcp)
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    emu, server, gcp, inv = empty_platform(tmp_path_factory.mktemp("platform"))
     code, out = playbook(gcp, inv)
     if code == 0 and snapshot_path():
         os.makedirs(os.path.dirname(snapshot_path()), exist_ok=True)

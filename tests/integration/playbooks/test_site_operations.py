@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from conftest import Gcp, start_emulator, stop_emulator
-from helpers import local_inventory, playbook, recap
-from test_site import DATAPLANE_SCALE, P, PRIMARY, SECONDARY, Platform, cluster, snapshot_path
+from conftest import stop_emulator
+from helpers import playbook, recap
+from test_site import DATAPLANE_SCALE, P, PRIMARY, SECONDARY, Platform, cluster, empty_platform, snapshot_path
 
 HEALTH = {"interval": 2, "timeout": 2, "unhealthy": 2}  # the gateway role's defaults
 ENDPOINT_SYNC = 5  # latency.json dataplane.endpoint_sync
@@ -24,10 +24,7 @@ ANSIBLE_SLACK = 4.0  # the drill marks the outage before its scale-down task run
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("operations")
-    emu, server, endpoint, key_file = start_emulator(folder, project=P)
-    gcp = Gcp(emu, endpoint, key_file, project=P)
-    inv = local_inventory(folder, gcp)
+    emu, server, gcp, inv = empty_platform(tmp_path_factory.mktemp("operations"))
     saved = snapshot_path()
     if saved:
         deadline = time.time() + float(os.environ.get("GKE_INFERENCE_SNAPSHOT_WAIT", "1200"))
