@@ -15,8 +15,9 @@ run_pytest() {
   python -m pytest -q -p no:cacheprovider "$@"
 }
 
-# The deployment test_site.py saved (pytest runs first in `all`): the scenarios of the Kubernetes-side
-# roles load it instead of deploying their prerequisites (see extensions/molecule/shared/prepare.yml).
+# The deployment test_site.py saved in this run of `all`: the scenarios of the Kubernetes-side roles
+# load it instead of deploying their prerequisites (see extensions/molecule/shared/prepare.yml). Other
+# parts never reuse one left by an earlier run: it would be a deployment made by older code.
 snapshots="$PWD/tests/output/snapshots"
 
 # run_molecule [SCENARIO...]: those scenarios (default: all), each with `molecule test -s`
@@ -30,7 +31,7 @@ run_molecule() {
   for name in "${names[@]}"; do
     scenario=extensions/molecule/$name/molecule.yml
     snapshot=""
-    if grep -q molecule_stack_from "$scenario" && [ -s "$snapshots/site.pickle" ]; then
+    if [ -n "${use_snapshot:-}" ] && grep -q molecule_stack_from "$scenario" && [ -s "$snapshots/site.pickle" ]; then
       snapshot="$snapshots/site.pickle"
     fi
     echo "== molecule test -s $name${snapshot:+ (prerequisites from the saved deployment)}"
@@ -80,7 +81,7 @@ timed() {  # timed NAME COMMAND...: run a part, remember its outcome and duratio
 status=0 summary=""
 case "$part" in
   unit) run_pytest tests/unit ;;
-  integration) GKE_INFERENCE_SNAPSHOT_DIR="$snapshots" run_pytest tests/integration ;;
+  integration) rm -rf "$snapshots"; GKE_INFERENCE_SNAPSHOT_DIR="$snapshots" run_pytest tests/integration ;;
   molecule) run_molecule "${@:2}" ;;  # scripts/test.sh molecule [SCENARIO...]
   lint) run_lint ;;
   sanity) scripts/sanity.sh ;;
@@ -104,6 +105,7 @@ case "$part" in
   all)
     started=$(date +%s)
     rm -rf "$snapshots"
+    use_snapshot=yes
     mkdir -p tests/output
     # Two lanes, one per core. A: the shared platform (test_site.py deploys it once and saves it), the
     # Molecule scenarios of the Kubernetes-side roles (they start from it), then those of the Google-side
