@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 part=${1:-all}
 
 run_pytest() {
-  python -m pytest -q -p no:cacheprovider "$@"
+  python -m pytest -q -p no:cacheprovider --durations=12 "$@"
 }
 
 # The deployment test_site.py saved in this run of `all`: the scenarios of the Kubernetes-side roles
@@ -122,13 +122,13 @@ case "$part" in
       timed sanity scripts/sanity.sh
       timed pytest run_pytest tests/unit tests/integration --ignore tests/integration/playbooks/test_site.py \
         --ignore tests/integration/playbooks/test_site_operations.py
-      timed operations env GKE_INFERENCE_SNAPSHOT_DIR="$snapshots" python -m pytest -q -p no:cacheprovider \
+      timed operations env GKE_INFERENCE_SNAPSHOT_DIR="$snapshots" python -m pytest -q -p no:cacheprovider --durations=12 \
         tests/integration/playbooks/test_site_operations.py
       printf '%s' "$summary" >"$lane_b_log.summary"
       exit $status
     ) >"$lane_b_log" 2>&1 &
     lane_b=$!
-    timed platform env GKE_INFERENCE_SNAPSHOT_DIR="$snapshots" python -m pytest -q -p no:cacheprovider \
+    timed platform env GKE_INFERENCE_SNAPSHOT_DIR="$snapshots" python -m pytest -q -p no:cacheprovider --durations=12 \
       tests/integration/playbooks/test_site.py
     timed molecule-a run_molecule "${kube_side[@]}"
     timed molecule-b run_molecule "${google_side[@]}"

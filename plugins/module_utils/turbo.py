@@ -17,8 +17,10 @@ plain Ansible module: ansible-doc, AWX, check and diff mode see no difference.
 - Only under an ``ansible-playbook`` or ``ansible`` process of this user: the host is tied to that
   process and ends with it (or after ``GKE_INFERENCE_TURBO_IDLE`` seconds without a module, 120
   by default). Anywhere else (a module run by hand, a test calling ``main()``) nothing changes.
-- No module waits for the host: the first one of a run starts it in the background and runs in its own
-  process, as do those that come while the host loads its libraries (about 3 seconds).
+- The first module of a run starts the host; it and the modules that come while the host loads its
+  libraries (about 3 CPU-seconds) wait for it rather than import the same libraries in their own
+  process, which would cost as much again and compete with the host for the CPU. A host that does not
+  come up within 30 seconds, or dies, is given up on: those modules run in their own process.
 - The socket is in a directory only this user can enter, mode 0600. The arguments cross it (they
   can hold credentials) and are never logged: the host writes nothing but its own failures.
 - Anything that goes wrong before the fork (no host, a refused connection) falls back to running
@@ -247,11 +249,44 @@ def _connect(path):
     return conn
 
 
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _wait_for_host(path, starting, host=None):
+    """A connection once the host that is starting answers, or None when it died or never came up.
+
+    Waiting costs less than running here: a module of its own would import the same libraries the host
+    is importing (3 CPU-seconds for the preflight), and on a busy controller they compete for the CPU."""
+    deadline, host_pid = time.time() + START_TIMEOUT, None
+    while time.time() < deadline:
+        conn = _connect(path)
+        if conn is not None:
+            return conn
+        if host is None and host_pid is None:
+            try:
+                with open(starting, "rb") as handle:
+                    host_pid = int(handle.read() or b"0") or None
+            except (OSError, ValueError):
+                pass
+        died = host.poll() is not None if host is not None else host_pid is not None and not _alive(host_pid)
+        if died or not os.path.exists(starting):
+            return _connect(path)  # it came up just now, or it died: then run here
+        time.sleep(0.05)
+    return None
+
+
 def _host_connection(controller):
     """A connection to this run's module host, or None: then the module runs in its own process.
 
-    The first module of a run finds no host: it starts one in the background and runs on its own, as do
-    the modules that come while the host loads its libraries, so that no module ever waits for it."""
+    The first module of a run finds no host: it starts one, and it and the modules that come while the
+    host loads its libraries wait for it (at most START_TIMEOUT seconds, then they run on their own)."""
     folder = os.path.join(tempfile.gettempdir(), "gke-inference-turbo-%d" % os.getuid())
     if not os.path.isdir(folder):
         os.makedirs(folder, 0o700)
@@ -265,22 +300,27 @@ def _host_connection(controller):
         return conn
     starting = os.path.join(folder, key + ".starting")  # one module starts the host; the host removes it
     try:
-        os.close(os.open(starting, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        marker = os.open(starting, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except OSError:
         try:
             if time.time() - os.stat(starting).st_mtime > START_TIMEOUT:  # a host that never came up
                 os.unlink(starting)
+                return None
         except OSError:
             pass
-        return None
+        return _wait_for_host(path, starting)
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     idle = os.environ.get("GKE_INFERENCE_TURBO_IDLE", "120")
     with open(os.devnull, "r+b") as null:
-        subprocess.Popen([sys.executable, "-c", HOST, path, str(controller), idle, starting],  # pylint: disable=consider-using-with
-                         stdin=null, stdout=null, stderr=null, env=env, cwd="/", start_new_session=True,
-                         close_fds=True)
-    return None
+        host = subprocess.Popen([sys.executable, "-c", HOST, path, str(controller), idle, starting],  # pylint: disable=consider-using-with
+                                stdin=null, stdout=null, stderr=null, env=env, cwd="/", start_new_session=True,
+                                close_fds=True)
+    try:
+        os.write(marker, str(host.pid).encode())  # for the modules that wait with this one
+    finally:
+        os.close(marker)
+    return _wait_for_host(path, starting, host)
 
 
 def delegate():

@@ -21,9 +21,9 @@ def play(gcp, tmp_path):
             "service_account_file": gcp.key_file}
     out = tmp_path / "results.json"
     tasks = [
-        # the run's first module starts the host in the background and runs in its own process ...
+        # the run's first module starts the host and waits for it ...
         {"name": "Start the host", "gke_inference.multicluster.project_info": auth},
-        # ... which answers once it has loaded the libraries: wait for its socket (it is named after this run)
+        # ... the host answers from then on: its socket is named after this run
         {"name": "Wait for the host", "ansible.builtin.find": {
             "paths": FOLDER, "file_type": "any",
             # the controller: the parent of the task's worker process, whose child runs this lookup's shell
