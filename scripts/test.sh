@@ -107,36 +107,54 @@ case "$part" in
     rm -rf "$snapshots"
     use_snapshot=yes
     mkdir -p tests/output
-    # Two lanes, one per core. A: the shared platform (test_site.py deploys it once and saves it), the
-    # Molecule scenarios of the Kubernetes-side roles (they start from it), then those of the Google-side
-    # roles. B, at the same time: lint, sanity, the other tests, and last the operations playbooks on the
-    # saved platform (test_site_operations.py waits for it). B's output is printed when A is done.
-    lane_b_log=tests/output/lane-b.log
+    # Three lanes on two cores (much of each lane waits for emulated operations and health checks).
+    # A: the shared platform (test_site.py deploys it once and saves it), then the Molecule scenarios of
+    # the Kubernetes-side roles, which start from it. B: lint, sanity, the unit and module tests, then the
+    # Molecule scenarios of the Google-side roles. C: the other playbook tests (their own deployments),
+    # then the operations playbooks on the saved platform (test_site_operations.py waits for it). The
+    # output of B and C is printed when A is done.
     google_side=() kube_side=()
     for scenario in extensions/molecule/*/molecule.yml; do
       name=$(basename "$(dirname "$scenario")")
       if grep -q molecule_stack_from "$scenario"; then kube_side+=("$name"); else google_side+=("$name"); fi
     done
-    (
-      timed lint run_lint
-      timed sanity scripts/sanity.sh
-      timed pytest run_pytest tests/unit tests/integration --ignore tests/integration/playbooks/test_site.py \
-        --ignore tests/integration/playbooks/test_site_operations.py
-      timed operations env GKE_INFERENCE_SNAPSHOT_DIR="$snapshots" python -m pytest -q -p no:cacheprovider --durations=12 \
-        tests/integration/playbooks/test_site_operations.py
-      printf '%s' "$summary" >"$lane_b_log.summary"
-      exit $status
-    ) >"$lane_b_log" 2>&1 &
+    lane() {  # lane NAME: run the lane's parts (from stdin, one per line) in the background, output to a log
+      local log=tests/output/lane-$1.log lines
+      mapfile -t lines
+      (
+        for line in "${lines[@]}"; do
+          read -r -a part <<<"$line"
+          timed "${part[@]}" </dev/null
+        done
+        printf '%s' "$summary" >"$log.summary"
+        exit $status
+      ) >"$log" 2>&1 &
+    }
+    playbook_tests=tests/integration/playbooks
+    lane b <<PARTS
+lint run_lint
+sanity scripts/sanity.sh
+pytest run_pytest tests/unit tests/integration --ignore $playbook_tests
+molecule-b run_molecule ${google_side[*]}
+PARTS
     lane_b=$!
+    lane c <<PARTS
+playbooks run_pytest $playbook_tests --ignore $playbook_tests/test_site.py --ignore $playbook_tests/test_site_operations.py
+operations env GKE_INFERENCE_SNAPSHOT_DIR=$snapshots python -m pytest -q -p no:cacheprovider --durations=12 $playbook_tests/test_site_operations.py
+PARTS
+    lane_c=$!
     timed platform env GKE_INFERENCE_SNAPSHOT_DIR="$snapshots" python -m pytest -q -p no:cacheprovider --durations=12 \
-      tests/integration/playbooks/test_site.py
+      $playbook_tests/test_site.py
     timed molecule-a run_molecule "${kube_side[@]}"
-    timed molecule-b run_molecule "${google_side[@]}"
     wait "$lane_b" || status=1
-    echo "== lint, sanity and the other tests (run beside the above)"
-    cat "$lane_b_log"
+    wait "$lane_c" || status=1
+    for name in b c; do
+      echo "== lane $name (run beside the above)"
+      cat "tests/output/lane-$name.log"
+    done
     # last, so that the tail of a CI log says which part failed and how long each took
-    printf '%s' "$(cat "$lane_b_log.summary" 2>/dev/null)"$'\n'"$summary"
+    cat tests/output/lane-b.log.summary tests/output/lane-c.log.summary
+    printf '%s' "$summary"
     echo "== test suite: $([ $status -eq 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - started )) s"
     exit $status ;;
   *) echo "usage: scripts/test.sh [all|check|unit|integration|molecule|lint|sanity]" >&2; exit 2 ;;

@@ -36,9 +36,22 @@ def test_codelab_order_three_regions_gpu_then_overlapped_rerun_changes_nothing(g
         assert pool["config"]["machineType"] == "a3-highgpu-2g" and pool["config"]["spot"] is True
         assert pool["autoscaling"] == {"enabled": True, "minNodeCount": 1, "maxNodeCount": 3}
         assert pool["networkConfig"]["acceleratorNetworkProfile"] == "auto"
-        container = gcp.emu.kube[key].get("apps", "deployments", "default", "vllm-gemma")["spec"]["template"][
-            "spec"]["containers"][0]
+        kube = gcp.emu.kube[key]
+        container = kube.get("apps", "deployments", "default", "vllm-gemma")["spec"]["template"]["spec"][
+            "containers"][0]
         assert container["resources"]["limits"] == {"nvidia.com/gpu": 2}
+        # what the workload role's Molecule verify checks, with the GPU profile (was the workload_gpu scenario)
+        pods = [p for p in kube.list("", "pods", "default") if p["metadata"]["labels"].get("app") == "gemma-server"]
+        assert len(pods) == 1 and pods[0]["status"]["phase"] == "Running", pods
+        assert pods[0]["spec"]["containers"][0]["resources"]["limits"] == {"nvidia.com/gpu": 2}
+        assert not pods[0]["status"].get("resourceClaimStatuses")  # no DRA claim on the GPU profile
+        pool = kube.get("inference.networking.k8s.io", "inferencepools", "default", "gemma-pool")
+        assert pool["metadata"]["annotations"]["networking.gke.io/export"] == "True"
+        hpa = kube.get("autoscaling", "horizontalpodautoscalers", "default", "vllm-gemma-hpa")
+        assert [c["status"] for c in hpa["status"]["conditions"] if c["type"] == "ScalingActive"] == ["True"]
+        assert kube.get("autoscaling.gke.io", "autoscalingmetrics", "default", "kv-cache") is not None
+        assert kube.get("autoscaling.gke.io", "autoscalingmetrics", "default", "tpu-cache") is None
+        assert kube.get("inference.networking.x-k8s.io", "inferenceobjectives", "default", "gemma-objective")
     gcp.control("DELETE", "requests")
     code, out = playbook(gcp, inv)
     assert code == 0, out
