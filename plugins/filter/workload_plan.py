@@ -11,9 +11,10 @@ name: workload_plan
 short_description: Resolve the model server's accelerator profile and list every problem in its settings
 version_added: 0.1.0
 description:
-  - Merges the workload role's overrides into the accelerator profile (image, TPU topology,
-    accelerator count, tensor parallelism, metric export name, HPA maximum, node selector) and
-    checks the result - a pinned image, a TPU topology whose chip count is what the pod requests,
+  - Merges the workload role's overrides into the accelerator profile (image, command, context
+    length, TPU topology, accelerator count, tensor parallelism, metric export name, HPA maximum,
+    node selector) and checks the result - a pinned image, a command, a context length within the
+    model's, a TPU topology whose chip count is what the pod requests,
     a tensor parallelism that divides the accelerators, a node selector that the cluster's node pool
     satisfies, a Hugging Face model id, a load-balancer threshold within 1-100 and an HPA target
     below it.
@@ -22,7 +23,8 @@ positional: _input
 options:
   _input:
     description:
-      - A dict with C(profiles), C(profile_name), C(overrides) (image, tpu_topology, accelerator_count,
+      - A dict with C(profiles), C(profile_name), C(overrides) (image, command, max_model_len, tpu_topology,
+        accelerator_count,
         tensor_parallel_size, metric_export_name, hpa_max_replicas), C(model_id), C(node_labels) (may be
         empty), C(lb_max_utilization_percent), C(hpa_enabled), C(hpa_target), C(hpa_min_replicas),
         C(failure_mode), C(region_header) (empty when off) and C(region).
@@ -66,6 +68,8 @@ def resolve(profiles, name, overrides):
         selector["cloud.google.com/gke-tpu-topology"] = topology
     base.update(
         image=overrides.get("image") or base.get("image", ""),
+        command=list(overrides.get("command") or base.get("command") or []),
+        max_model_len=_int(overrides.get("max_model_len")) or _int(base.get("max_model_len")),
         tpu_topology=topology,
         accelerator_count=count,
         tensor_parallel_size=_int(overrides.get("tensor_parallel_size")) or count,
@@ -101,6 +105,15 @@ def workload_plan(settings):
             errors.append("workload_tpu_topology: %s has %d TPU chips but the pod requests %d "
                           "(workload_accelerator_count); a single-host slice pod requests all chips of its topology"
                           % (p["tpu_topology"], chips, p["accelerator_count"]))
+    command = p["command"]
+    if not command or not all(isinstance(word, str) and word for word in command):
+        errors.append("workload_command: %r must be the model server's command as a list of words, such as [python3, "
+                      "-m, vllm.entrypoints.openai.api_server]: the kubelet runs it in place of the image's "
+                      "ENTRYPOINT (vllm/vllm-tpu has none and its CMD is a shell)" % (command,))
+    max_len, limit = p["max_model_len"], _int(p.get("max_model_len_limit"))
+    if max_len < 1 or (limit and max_len > limit):
+        errors.append("workload_max_model_len: %s must be between 1 and %s, the context length of the profile's "
+                      "model (vLLM reserves KV cache for it on every accelerator)" % (max_len, limit or "the model's"))
     tp = p["tensor_parallel_size"]
     if tp < 1 or p["accelerator_count"] % tp:
         errors.append("workload_tensor_parallel_size: %s must divide the %s accelerators of a pod"

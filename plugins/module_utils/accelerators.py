@@ -26,6 +26,20 @@ GPU_MACHINES = {
     "g2-standard-4": ("nvidia-l4", 1), "g2-standard-24": ("nvidia-l4", 2), "g2-standard-48": ("nvidia-l4", 4),
 }
 
+# Machine types on which GKE manages DRANET (accelerator_network_profile=auto), as listed under
+# "Requirements" in https://docs.cloud.google.com/kubernetes-engine/docs/how-to/allocate-network-resources-dra
+# (A3 Ultra, A4, A4X, A4X Max with RDMA NICs; TPU7x and TPU v6e with NetDevice). Not the A3 High H100 types.
+DRANET_MACHINES = ("a3-ultragpu-8g", "a4-highgpu-8g", "a4x-highgpu-4g", "a4x-maxgpu-4g-metal", "tpu7x-standard-4t",
+                   "ct6e-standard-8t", "ct6e-standard-4t", "ct6e-standard-1t")
+
+
+def dranet_error(machine_type):
+    """Why managed DRANET cannot be asked for on this machine type, or None."""
+    if machine_type in DRANET_MACHINES:
+        return None
+    return ("dranet: GKE-managed DRANET is not available on %s (it is on %s); set dranet: false, or leave it unset "
+            "to get DRANET only where the machine type supports it." % (machine_type, ", ".join(DRANET_MACHINES)))
+
 
 def shape_errors(machine_type, topology=None, gpu_type=None, gpu_count=None, node_count=None):
     """Problems with an accelerator node pool's shape, each naming the option and the fix."""

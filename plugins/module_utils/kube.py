@@ -42,23 +42,14 @@ except ImportError as exc:  # pragma: no cover - reported by the module
     class ResourceNotFoundError(Exception):
         """Stand-in."""
 
+# The field manager of the collection's server-side applies
+FIELD_MANAGER = "gke-inference-multicluster"
+
 KUBE_ARGS = dict(
     kubeconfig=dict(type="path", required=True),
     context=dict(type="str"),
     namespace=dict(type="str", default="default"),
 )
-
-
-def is_subset(desired, actual):
-    """True when every field of ``desired`` has the same value in ``actual`` (lists element by element)."""
-    if isinstance(desired, dict):
-        return isinstance(actual, dict) and all(is_subset(v, actual.get(k)) for k, v in desired.items())
-    if isinstance(desired, list):
-        return isinstance(actual, list) and len(desired) == len(actual) and all(
-            is_subset(d, a) for d, a in zip(desired, actual))
-    if isinstance(desired, (int, float)) and not isinstance(desired, bool) and isinstance(actual, str):
-        return str(desired) == actual
-    return desired == actual
 
 
 def api_message(exc):
@@ -109,7 +100,10 @@ class Kube:
             self.module.fail_json(msg="Reading %s %s failed: %s" % (kind, name, api_message(exc)))
 
     def ensure(self, desired):
-        """Create or patch ``desired``; returns (changed, before, after). Check mode: server-side dry run."""
+        """Server-side apply ``desired`` as this collection's field manager; returns (changed, before, after).
+
+        The collection owns exactly the fields it last applied: a field it applied before and leaves out now
+        is removed (a merge patch would have kept it). Check mode: the same apply as a server-side dry run."""
         kind, api_version = desired["kind"], desired["apiVersion"]
         name = desired["metadata"]["name"]
         namespace = desired["metadata"].setdefault("namespace", self.namespace)
@@ -118,19 +112,15 @@ class Kube:
             self.module.fail_json(msg="The cluster does not serve %s %s: is the CRD installed (GKE installs it "
                                       "with the Gateway API and multi-cluster features)?" % (api_version, kind))
         before = self.get(api_version, kind, name, namespace)
-        if before is not None and is_subset(desired, before):
-            return False, before, before
         params = {"dry_run": "All"} if self.module.check_mode else {}
         try:
-            if before is None:
-                after = resource.create(body=desired, namespace=namespace, **params).to_dict()
-            else:
-                after = resource.patch(body=desired, name=name, namespace=namespace,
-                                       content_type="application/merge-patch+json", **params).to_dict()
+            after = self.client.server_side_apply(resource, body=desired, name=name, namespace=namespace,
+                                                  field_manager=FIELD_MANAGER, force_conflicts=True,
+                                                  **params).to_dict()
         except DynamicApiError as exc:
             self.module.fail_json(msg="%s %s/%s was refused by the API server: %s" % (
                 kind, namespace, name, api_message(exc)))
-        return True, before, after
+        return before is None or strip_for_diff(before) != strip_for_diff(after), before, after
 
     def absent(self, api_version, kind, name, namespace=None):
         resource = self.resource(api_version, kind)

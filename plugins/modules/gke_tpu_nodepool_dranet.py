@@ -10,11 +10,11 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: gke_tpu_nodepool_dranet
-short_description: Manage a TPU or GPU node pool with managed DRANET
+short_description: Manage a TPU or GPU node pool, with managed DRANET where the machine type has it
 version_added: 0.1.0
 description:
-  - Creates, resizes or deletes an accelerator node pool of a GKE cluster with GKE-managed DRANET
-    (C(networkConfig.acceleratorNetworkProfile=auto) and the node label
+  - Creates, resizes or deletes any accelerator (TPU or GPU) node pool of a GKE cluster, with GKE-managed
+    DRANET where the machine type supports it (C(networkConfig.acceleratorNetworkProfile=auto) and the node label
     C(cloud.google.com/gke-networking-dra-driver=true)), so Pods can claim the nodes' high-speed
     network interfaces through the C(netdev.google.com) DeviceClass.
   - TPU v6e C(ct6e-standard-4t) with a 2x2 slice by default; other v6e/v5e machine types and
@@ -77,9 +77,13 @@ options:
     type: bool
     default: false
   dranet:
-    description: Enable GKE-managed DRANET on the pool.
+    description:
+      - Enable GKE-managed DRANET on the pool (C(accelerator_network_profile=auto) and the DRA driver node label).
+      - Unset, the pool gets it where GKE supports it (TPU v6e C(ct6e-standard-*), C(tpu7x-standard-4t), and the
+        A3 Ultra, A4, A4X and A4X Max GPU types), and not elsewhere (the A3 High H100 types such as C(a3-highgpu-2g)).
+      - C(true) on a machine type without managed DRANET is an error, before any API call.
+      - "Source: U(https://docs.cloud.google.com/kubernetes-engine/docs/how-to/allocate-network-resources-dra)."
     type: bool
-    default: true
   labels:
     description: Extra Kubernetes node labels.
     type: dict
@@ -145,7 +149,7 @@ changes:
 """
 
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.accelerators import (
-    GPU_MACHINES, TPU_MACHINES, shape_errors)
+    GPU_MACHINES, TPU_MACHINES, dranet_error, shape_errors)
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.container import Gke, cluster_path, location_of
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.diff import compare, diff_result, merged
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.gcp import GcpModule
@@ -200,7 +204,7 @@ def main():
             autoscaling=dict(type="dict", options=dict(min_node_count=dict(type="int", default=0),
                                                        max_node_count=dict(type="int", required=True))),
             spot=dict(type="bool", default=False),
-            dranet=dict(type="bool", default=True),
+            dranet=dict(type="bool"),
             labels=dict(type="dict", default={}),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         ),
@@ -217,6 +221,10 @@ def main():
                           % (auto["min_node_count"], auto["max_node_count"]))
         if p["node_count"] < 0:
             errors.append("node_count: must be 0 or more.")
+        if p["dranet"]:
+            errors.append(dranet_error(p["machine_type"]))
+        elif p["dranet"] is None:
+            p["dranet"] = dranet_error(p["machine_type"]) is None
     errors = [e for e in errors if e]
     if errors:
         module.fail_json(msg=" ".join(errors), errors=errors)

@@ -15,7 +15,8 @@
   passes ``maxUtilizationPercent``, then the traffic spills to the least-utilized region; with no
   healthy endpoint in a region the traffic fails over. The gateway adds no header of its own (GKE's adds
   none); it passes the model server's response headers through.
-- A model server runs what its pod gives vLLM: the ``--middleware`` classes in its args, imported from the
+- A model server runs what its pod gives vLLM: the ``--middleware`` classes in the argv its image and
+  ``command``/``args`` make (``images.argv``), imported from the
   pod's ConfigMap volumes on its ``PYTHONPATH``, with the pod's literal ``env`` values. That is how the
   workload role's ``x-served-region`` header reaches the client; a pod without it serves without it.
 Data-plane times (health checks, preStop, endpoint sync, token latency) are multiplied by
@@ -33,34 +34,38 @@ import threading
 import time
 import urllib.parse
 
+from . import images
+
 # Not passed from a backend's response to the client: hop-by-hop headers and those the proxy writes itself.
 HOP_HEADERS = ("connection", "keep-alive", "transfer-encoding", "content-length", "content-type", "server", "date")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def _vllm(pod):
+    """The model-server container and the options of the vLLM server its argv runs, or (None, None)."""
+    for container in pod["spec"].get("containers", []):
+        options = images.vllm_options(container)
+        if options is not None:
+            return container, options
+    return None, None
+
+
 def is_model_server(pod):
     if any(ref.get("kind") == "Job" for ref in pod["metadata"].get("ownerReferences", [])):
         return False
-    return any(str(a).startswith("--served-model-name=") for c in pod["spec"].get("containers", [])
-               for a in c.get("args") or [])
+    return _vllm(pod)[0] is not None
 
 
 def served_model(pod):
-    for container in pod["spec"].get("containers", []):
-        for arg in container.get("args") or []:
-            if str(arg).startswith("--served-model-name="):
-                return arg.split("=", 1)[1]
-    return ""
+    options = _vllm(pod)[1]
+    return options["served-model-name"][0] if options else ""
 
 
 def runtime(kube, pod):
-    """What the model-server container hands vLLM: its --middleware args, its literal env values and the files
-    of the ConfigMap volumes it mounts ({mount path: {file name: text}})."""
-    container = next(c for c in pod["spec"]["containers"]
-                     if any(str(a).startswith("--served-model-name=") for a in c.get("args") or []))
-    args = [str(a) for a in container.get("args") or []]
-    middleware = [a.split("=", 1)[1] for a in args if a.startswith("--middleware=")]
-    middleware += [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--middleware"]
+    """What the model-server container hands vLLM: its --middleware options, its literal env values and the
+    files of the ConfigMap volumes it mounts ({mount path: {file name: text}})."""
+    container, options = _vllm(pod)
+    middleware = list(options.get("middleware", []))
     env = {e["name"]: str(e["value"]) for e in container.get("env") or [] if "value" in e}
     volumes = {v["name"]: v["configMap"]["name"] for v in pod["spec"].get("volumes") or [] if v.get("configMap")}
     files = {}

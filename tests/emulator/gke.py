@@ -15,6 +15,12 @@ TPU_MACHINES = {"ct6e-standard-1t": "1x1", "ct6e-standard-4t": "2x2", "ct6e-stan
 GPU_MACHINES = {"a3-highgpu-1g": ("nvidia-h100-80gb", 1), "a3-highgpu-2g": ("nvidia-h100-80gb", 2),
                 "a3-highgpu-4g": ("nvidia-h100-80gb", 4), "a3-highgpu-8g": ("nvidia-h100-80gb", 8),
                 "g2-standard-4": ("nvidia-l4", 1), "g2-standard-24": ("nvidia-l4", 2)}
+# The machine types GKE-managed DRANET supports, from "Allocate network resources with DRA"
+# (https://docs.cloud.google.com/kubernetes-engine/docs/how-to/allocate-network-resources-dra, Requirements):
+# A3 Ultra, A4, A4X, A4X Max (RDMA); TPU7x and TPU v6e (NetDevice). a3-highgpu-* (H100) is not one of them.
+# The error text is the emulator's own: Google's exact wording for this refusal was not found.
+DRANET_MACHINES = ("a3-ultragpu-8g", "a4-highgpu-8g", "a4x-highgpu-4g", "a4x-maxgpu-4g-metal", "tpu7x-standard-4t",
+                   "ct6e-standard-8t", "ct6e-standard-4t", "ct6e-standard-1t")
 
 
 def _bad(message):
@@ -66,6 +72,9 @@ def _check_node_pool(pool, location):
     network = pool.get("networkConfig", {})
     if "acceleratorNetworkProfile" in network and network["acceleratorNetworkProfile"] != "auto":
         raise _bad("networkConfig.acceleratorNetworkProfile: only 'auto' is supported.")
+    if network.get("acceleratorNetworkProfile") and machine not in DRANET_MACHINES:
+        raise _bad("networkConfig.acceleratorNetworkProfile is not supported for machine type %s: managed DRANET "
+                   "requires one of %s." % (machine, ", ".join(DRANET_MACHINES)))
     if machine in TPU_MACHINES:
         topology = pool.get("placementPolicy", {}).get("tpuTopology")
         if topology and topology != TPU_MACHINES[machine]:

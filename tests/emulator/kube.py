@@ -9,7 +9,8 @@ kinds (custom objects are checked against the CRD's openAPIV3Schema), and the bu
 with kubernetes-validate (type errors are refused; unknown fields are a warning, as the API server
 does by default). The simulated controllers live in :mod:`emulator.kube_controllers`.
 
-What it does not: watch, field ownership / managedFields, conflict detection on apply, admission
+What it does not: watch, managedFields, shared field ownership and conflict detection on apply (a
+server-side apply does remove the fields its manager applied before and leaves out now), admission
 webhooks, RBAC (any token the emulator issued is cluster-admin), ReplicaSets (Deployments own their
 Pods directly), pruning of unknown fields in custom objects.
 """
@@ -185,6 +186,23 @@ def merge_patch(target, patch):
             out.pop(key, None)
         else:
             out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+def release_fields(obj, previous, current):
+    """``obj`` without the fields a manager applied in ``previous`` and no longer applies in ``current``
+    (lists are atomic, as in a merge patch)."""
+    if not isinstance(obj, dict) or not isinstance(previous, dict):
+        return obj
+    out = copy.deepcopy(obj)
+    current = current if isinstance(current, dict) else {}
+    for key, value in previous.items():
+        if key in ("apiVersion", "kind") or key not in out:
+            continue
+        if key not in current:
+            out.pop(key)
+        elif isinstance(value, dict):
+            out[key] = release_fields(out[key], value, current[key])
     return out
 
 
@@ -718,16 +736,29 @@ class KubeCluster:
             raise KubeError(422, "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is "
                                  "required for apply patch")
         patcher = patchers[content_type]
+        applied_key = previous = None
+        if content_type == "application/apply-patch+yaml":
+            # Server-side apply owns fields: what this manager applied before and leaves out now is removed
+            # (https://kubernetes.io/docs/reference/using-api/server-side-apply/#field-management). The
+            # emulator keeps each manager's last applied configuration; it does not track shared ownership.
+            applied_key = ("applied", kind.group, kind.plural, namespace if kind.namespaced else "", name,
+                           str(query.get("fieldManager")))
+            previous = self.state.get(applied_key)
 
         def change(old):
+            if previous is not None and old:
+                old = release_fields(old, previous, body)
             patched = patcher(old, body)
             if isinstance(patched, dict) and sub == "scale":
                 return dict(old, spec=dict(old["spec"], replicas=patched["spec"]["replicas"]))
             return patched
         if sub == "scale":
             return self._update(kind, version, namespace, name, None, change, dry_run)
-        return self._update(kind, version, namespace, name, sub, change, dry_run,
-                            create_missing=content_type == "application/apply-patch+yaml")
+        answer = self._update(kind, version, namespace, name, sub, change, dry_run,
+                              create_missing=content_type == "application/apply-patch+yaml")
+        if applied_key and not dry_run:
+            self.state[applied_key] = copy.deepcopy(body)
+        return answer
 
     def _delete(self, kind, version, namespace, name, dry_run, grace=None):
         obj = self._require(kind, namespace, name)

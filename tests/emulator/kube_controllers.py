@@ -21,6 +21,7 @@ import json
 import os
 import time
 
+from . import images
 from .kube import now
 
 TPU_ACCELERATORS = {"ct6e": "tpu-v6e-slice", "ct5lp": "tpu-v5-lite-podslice", "ct5p": "tpu-v5p-slice"}
@@ -280,6 +281,10 @@ def start_problem(kube, pod):
     """Why the pod's containers cannot start (None when they can), as the kubelet would report it."""
     ns = pod["metadata"]["namespace"]
     for container in pod["spec"].get("containers", []):
+        failure = images.start_failure(container)
+        if failure:
+            return failure
+    for container in pod["spec"].get("containers", []):
         for env in container.get("env") or []:
             ref = (env.get("valueFrom") or {}).get("secretKeyRef")
             if ref and not ref.get("optional"):
@@ -313,12 +318,28 @@ def start_problem(kube, pod):
             return "ContainerCreating", "MountVolume.SetUp failed for volume %s: storage.objects.list access to " \
                                         "bucket %s denied for %s" % (
                                             volume["name"], bucket, _principal(kube, ns, pod["spec"]["serviceAccountName"]))
+        if csi.get("readOnly") and _job_of(kube, pod) is None and not _runs_vllm(pod):
+            main = _main_container(pod)
+            reason, why = images.describe_exit(main)
+            return "CrashLoopBackOff", "back-off restarting failed container %s (last state: %s): %s" % (
+                main["name"], reason, why)
         if csi.get("readOnly") and _job_of(kube, pod) is None:
             prefix = _only_dir(csi.get("volumeAttributes") or {})
             if not [k for k, _o in kube.emu.items("storage:o/%s/%s" % (bucket, prefix)) if k.endswith("/config.json")]:
                 return "CrashLoopBackOff", "the model server exited: no config.json under gs://%s/%s (the model " \
                                            "is not in the bucket yet)" % (bucket, prefix)
     return None
+
+
+def _runs_vllm(pod):
+    return any(images.vllm_options(c) is not None for c in pod["spec"].get("containers", []))
+
+
+def _main_container(pod):
+    """The container with the accelerators (the model server's), else the first."""
+    containers = pod["spec"].get("containers", [])
+    return next((c for c in containers if set((c.get("resources") or {}).get("limits") or {})
+                 & {"google.com/tpu", "nvidia.com/gpu"}), containers[0])
 
 
 def _only_dir(attrs):

@@ -3,6 +3,7 @@
 import pytest
 
 from conftest import staged
+from emulator.core import ApiError
 
 CLUSTER = "container:projects/test-project-1/locations/us-east5-b/clusters/gke-us"
 
@@ -60,6 +61,9 @@ def test_gpu_pool_spot_and_autoscaling(gke):
     assert int(stored["config"]["accelerators"][0]["acceleratorCount"]) == 2
     assert stored["config"]["accelerators"][0]["gpuDriverInstallationConfig"]["gpuDriverVersion"] == "LATEST"
     assert stored["config"]["spot"] is True and stored["autoscaling"]["maxNodeCount"] == 3
+    # managed DRANET is not available on the A3 High types: unset, the pool is made without it
+    assert "acceleratorNetworkProfile" not in stored.get("networkConfig", {})
+    assert "cloud.google.com/gke-networking-dra-driver" not in stored["config"].get("labels", {})
     assert not pool(gcp, **args)["changed"]
     wider_args = dict(args)
     wider_args["autoscaling"] = {"min_node_count": 1, "max_node_count": 5}
@@ -75,6 +79,7 @@ def test_gpu_pool_spot_and_autoscaling(gke):
     ({"machine_type": "a3-highgpu-2g", "gpu_type": "nvidia-l4"}, "gpu_type"),
     ({"machine_type": "n2-standard-8"}, "machine_type"),
     ({"machine_type": "a3-highgpu-2g", "autoscaling": {"min_node_count": 4, "max_node_count": 2}}, "autoscaling"),
+    ({"machine_type": "a3-highgpu-2g", "dranet": True}, "dranet: GKE-managed DRANET is not available on a3-highgpu-2g"),
 ])
 def test_bad_shapes_fail_before_any_call(gke, args, field):
     gcp = gke
@@ -82,6 +87,20 @@ def test_bad_shapes_fail_before_any_call(gke, args, field):
     result = pool(gcp, **args)
     assert result["failed"] and field in result["msg"], result
     assert gcp.requests() == []
+
+
+def test_the_api_refuses_dranet_where_gke_has_none(gke):
+    """The emulator refuses what GKE documents as unsupported, even when a caller skips the module's check."""
+    gcp = gke
+    body = {"nodePool": {"name": "gpu", "config": {"machineType": "a3-highgpu-2g", "accelerators": [
+        {"acceleratorType": "nvidia-h100-80gb", "acceleratorCount": "2"}]}, "initialNodeCount": 1,
+        "networkConfig": {"acceleratorNetworkProfile": "auto"}}}
+    gcp.emu.tokens.add("ya29.test")
+    with pytest.raises(ApiError) as refused:
+        with gcp.emu.lock:
+            gcp.emu.dispatch("POST", "/v1/%s/nodePools" % CLUSTER.split(":", 1)[1], {}, body,
+                             {"authorization": "Bearer ya29.test"})
+    assert refused.value.code == 400 and "not supported for machine type a3-highgpu-2g" in str(refused.value)
 
 
 def test_stockout_fails_fast_with_advice(gke):

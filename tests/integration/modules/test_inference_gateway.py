@@ -82,6 +82,22 @@ def test_check_mode_then_create_then_idempotent(gcp, config_cluster):
         "maxUtilizationPercent"] == 70
 
 
+def test_what_the_collection_stops_setting_is_removed(gcp, config_cluster):
+    """Desired state is enforced: clearing preferred_region removes the PREFERRED scope (a merge patch kept it and
+    reported no change), and a field someone else set on the object stays."""
+    kube, kubeconfig = config_cluster
+    assert run(gcp, kubeconfig, backend_policy={"preferred_region": "us-east5"})["changed"]
+    key = ("networking.gke.io", "gcpbackendpolicies", "default", "gemma-backend-policy")
+    with gcp.emu.lock:
+        kube.objects[key]["metadata"].setdefault("labels", {})["team"] = "platform"  # another manager's field
+    result = run(gcp, kubeconfig, backend_policy={"preferred_region": ""})
+    assert result["changed"] and result["objects"][3]["action"] == "updated", result
+    policy = kube.get(*key)
+    assert "scopes" not in policy["spec"]["default"], policy["spec"]
+    assert policy["metadata"]["labels"]["team"] == "platform"
+    assert not run(gcp, kubeconfig, backend_policy={"preferred_region": ""})["changed"]
+
+
 def test_absent_removes_everything_and_is_idempotent(gcp, config_cluster):
     kube, kubeconfig = config_cluster
     assert run(gcp, kubeconfig)["changed"]

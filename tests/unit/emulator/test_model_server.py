@@ -82,7 +82,9 @@ class Store:
 def test_runtime_reads_args_env_and_mounted_configmaps():
     pod = {"metadata": {"namespace": "default"}, "spec": {
         "volumes": [{"name": "mw", "configMap": {"name": "vllm-middleware"}}, {"name": "dshm", "emptyDir": {}}],
-        "containers": [{"name": "vllm", "args": ["--served-model-name=m", "--middleware=a.B", "--middleware", "c.D"],
+        "containers": [{"name": "vllm", "image": "vllm/vllm-tpu:v0.12.0",
+                        "command": ["python3", "-m", "vllm.entrypoints.openai.api_server"],
+                        "args": ["--served-model-name=m", "--middleware=a.B", "--middleware", "c.D"],
                         "env": [{"name": "GKE_SERVED_REGION", "value": "europe-west4"},
                                 {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}],
                         "volumeMounts": [{"name": "mw", "mountPath": "/opt/mw/"}, {"name": "dshm", "mountPath": "/dev/shm"}]}]}}

@@ -70,3 +70,20 @@ def test_region_header_needs_a_header_name_and_a_region():
     assert len(errors) == 2, errors
     assert errors[0].startswith("workload_region_header: 'x served:region' is not an HTTP header name")
     assert errors[1].startswith("workload_region (gcp_region): '' is not a region such as us-east5")
+
+
+def test_each_profile_states_its_command_and_a_context_that_fits():
+    for name, max_len in (("tpu_v6e", 16384), ("gpu_h100", 32768)):
+        profile = plan(profile_name=name)["profile"]
+        assert profile["command"] == ["python3", "-m", "vllm.entrypoints.openai.api_server"]
+        assert profile["max_model_len"] == max_len
+    assert plan(overrides={"max_model_len": 8192})["profile"]["max_model_len"] == 8192
+    assert plan(overrides={"command": ["vllm", "serve"]})["profile"]["command"] == ["vllm", "serve"]
+
+
+def test_a_context_beyond_the_model_and_a_bad_command_are_refused():
+    errors = plan(overrides={"max_model_len": 262144})["errors"]
+    assert len(errors) == 1 and errors[0].startswith("workload_max_model_len: 262144 must be between 1 and 131072")
+    broken = dict(PROFILES, tpu_v6e=dict(PROFILES["tpu_v6e"], command=[]))
+    errors = plan(profiles=broken)["errors"]
+    assert len(errors) == 1 and errors[0].startswith("workload_command: [] must be the model server's command")
