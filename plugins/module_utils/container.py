@@ -22,6 +22,10 @@ def cluster_path(project, location, cluster):
     return "projects/%s/locations/%s/clusters/%s" % (project, location, cluster)
 
 
+# States a resource is left in by an operation that has not ended (an interrupted run)
+TRANSITIONAL = ("PROVISIONING", "RECONCILING")
+
+
 class Gke:
     def __init__(self, module, location):
         self.module, self.location = module, location
@@ -36,6 +40,34 @@ class Gke:
         found = self.module.get_or_none("read node pool %s of cluster %s" % (name, cluster), self.client.get_node_pool,
                                         name="%s/nodePools/%s" % (cluster_path(self.module.project, self.location, cluster), name))
         return to_dict(found) if found is not None else None
+
+    def settle(self, read, target, action, context=None, watch=None):
+        """Wait for what an earlier, interrupted run left PROVISIONING or RECONCILING, then read it again.
+
+        ``read()`` reads the resource; ``target`` is the end of its path (``clusters/NAME`` or
+        ``clusters/NAME/nodePools/POOL``). The pending operation on it is waited for as if this run had
+        started it (the same timeout, capacity watch and error messages); without one, the resource is
+        read until it leaves those states."""
+        current = read()
+        if not current or current.get("status") not in TRANSITIONAL or self.module.check_mode:
+            return current
+        listed = self.module.call("list the operations in %s" % self.location, self.client.list_operations,
+                                  request=dict(parent="projects/%s/locations/%s" % (self.module.project, self.location)))
+        pending = [op for op in listed.operations if op.status.name in ("PENDING", "RUNNING")
+                   and (op.target_link or "").endswith("/" + target)]
+        if pending:
+            self.module.wait_container(pending[0], "%s (started by an earlier run)" % action, self.location,
+                                       context=context, watch=watch)
+        else:
+            def state(resource):
+                if resource.get("status") in TRANSITIONAL:
+                    return False, None
+                if resource.get("status") == "ERROR":
+                    return True, (resource.get("status_message") or "%s is in ERROR" % target, None, None)
+                return True, None
+            self.module.wait_resource(current, lambda _previous: read() or {}, state,
+                                      "%s (left %s by an earlier run)" % (action, current["status"]), context)
+        return read()
 
     def run(self, action, method, context=None, watch=None, **kwargs):
         """Call ``method`` (retried, e.g. while another operation runs on the cluster) and wait."""

@@ -190,6 +190,11 @@ class GcpModule(AnsibleModule):
         except auth_exceptions.GoogleAuthError as exc:
             self.fail_json(msg="Failed to poll the operation of '%s': credentials refused (%s)." % (action, exc))
 
+    def wait_resource(self, resource, read, state, action, context=None):
+        """Wait for a resource itself (no operation to follow): ``read(previous)`` reads it again and
+        ``state(resource)`` says ``(done, error)`` as for an operation."""
+        return self._wait(resource, read, state, action, context)
+
     def wait_compute(self, op, action, context=None):
         project = self.project
         if op.zone:

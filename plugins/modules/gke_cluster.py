@@ -194,6 +194,9 @@ def main():
     gke = Gke(module, p["location"])
     path = cluster_path(module.project, p["location"], p["name"])
     actual = gke.read_cluster(p["name"])
+    if actual is not None:  # an earlier run may have been interrupted while GKE was still creating it
+        actual = gke.settle(lambda: gke.read_cluster(p["name"]), "clusters/%s" % p["name"],
+                            "create cluster %s in %s" % (p["name"], p["location"]))
 
     if p["state"] == "absent":
         module.exit_absent(actual, lambda: gke.run("delete cluster %s" % p["name"], "delete_cluster", name=path), "cluster")

@@ -241,20 +241,25 @@ def main():
         module.exit_absent(actual, lambda: gke.run("delete node pool %s" % p["name"], "delete_node_pool", name=pool_path),
                            "node_pool")
 
+    def capacity_problem():
+        """GKE keeps retrying a stockout for a long time; its node pool condition says so at once."""
+        pool = gke.read_node_pool(p["cluster"], p["name"]) or {}
+        for condition in pool.get("conditions", []):
+            if condition.get("code") in CAPACITY_CODES:
+                return condition.get("message") or condition["code"], condition["code"], None
+        return None
+
+    if actual is not None:  # left PROVISIONING or RECONCILING by an interrupted run: wait for it as if it were ours
+        actual = gke.settle(lambda: gke.read_node_pool(p["cluster"], p["name"]),
+                            "clusters/%s/nodePools/%s" % (p["cluster"], p["name"]),
+                            "create node pool %s (%s) in cluster %s" % (p["name"], p["machine_type"], p["cluster"]),
+                            context=context, watch=capacity_problem)
+
     desired = desired_pool(p)
     if actual is None:
         if not module.check_mode:
             if gke.read_cluster(p["cluster"]) is None:
                 module.fail_json(msg="cluster: %s does not exist in %s; create it first (gke_cluster)." % (p["cluster"], p["location"]))
-
-            def capacity_problem():
-                """GKE keeps retrying a stockout for a long time; its node pool condition says so at once."""
-                pool = gke.read_node_pool(p["cluster"], p["name"]) or {}
-                for condition in pool.get("conditions", []):
-                    if condition.get("code") in CAPACITY_CODES:
-                        return condition.get("message") or condition["code"], condition["code"], None
-                return None
-
             gke.run("create node pool %s (%s) in cluster %s" % (p["name"], p["machine_type"], p["cluster"]),
                     "create_node_pool", context=context, watch=capacity_problem,
                     request=dict(parent=cluster_path(module.project, p["location"], p["cluster"]), node_pool=desired))

@@ -301,6 +301,16 @@ def container_operation(ctx):
     return 200, container_op_json(op)
 
 
+@handler("container.projects.locations.operations.list")
+def container_operations(ctx):
+    """The project's container operations in a location ("-": all), pending and done, as GKE lists them."""
+    project, location = ctx.param("projectsId"), ctx.param("locationsId")
+    ctx.emu.tick()
+    ops = [container_op_json(op) for op in ctx.emu.operations.values() if op.api == "container"
+           and op.info.get("project") == project and location in ("-", op.info.get("location"))]
+    return 200, {"operations": ops}
+
+
 # -- GKE Hub ----------------------------------------------------------------------------------
 def _hub_lro(ctx, target, response_type, on_done):
     """A google.longrunning operation; ``response_type`` None answers google.protobuf.Empty."""

@@ -61,14 +61,21 @@ def test_operation_in_progress_is_waited_out(net):
     assert cluster(gcp, release_channel="STABLE")["changed"]
 
 
-def test_operation_timeout(net):
+def test_operation_timeout_then_the_next_run_waits_for_it(net):
+    """A run that stops while GKE still creates the cluster (a timeout here, a killed controller in real life):
+    the next run waits for that operation and goes on with a RUNNING cluster instead of passing a PROVISIONING
+    one to the node pool."""
     gcp = net
-    gcp.control("POST", "config", {"latency": {"container.projects.locations.clusters.create": 5000}})
+    gcp.control("POST", "config", {"latency": {"container.projects.locations.clusters.create": 1500}})
     try:
         result = cluster(gcp, timeout=1)
+        assert result["failed"] and "still running after 1 s" in result["msg"]
+        assert gcp.resource(KEY)["status"] == "PROVISIONING"
+        resumed = cluster(gcp)
     finally:
         gcp.control("POST", "config", {"latency": {"container.projects.locations.clusters.create": 480}})
-    assert result["failed"] and "still running after 1 s" in result["msg"]
+    assert not resumed["changed"] and resumed["cluster"]["status"] == "RUNNING", resumed
+    assert gcp.resource(KEY)["status"] == "RUNNING"
 
 
 def test_missing_network_is_refused(gcp):

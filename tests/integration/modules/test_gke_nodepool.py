@@ -103,6 +103,17 @@ def test_the_api_refuses_dranet_where_gke_has_none(gke):
     assert refused.value.code == 400 and "not supported for machine type a3-highgpu-2g" in str(refused.value)
 
 
+def test_a_pool_left_provisioning_by_an_interrupted_run_is_waited_for(gke):
+    gcp = gke
+    gcp.fault("container.projects.locations.clusters.nodePools.create", stall_seconds=3,
+              condition={"code": "NODES_STARTING", "message": "Nodes are starting."})
+    first = pool(gcp, timeout=1)
+    assert first["failed"] and "still running after 1 s" in first["msg"], first
+    assert stored_pool(gcp, "tpu-v6e-pool")["status"] == "PROVISIONING"
+    resumed = pool(gcp)
+    assert not resumed["changed"] and resumed["node_pool"]["status"] == "RUNNING", resumed
+
+
 def test_stockout_fails_fast_with_advice(gke):
     gcp = gke
     gcp.fault("container.projects.locations.clusters.nodePools.create", condition={
