@@ -13,12 +13,18 @@ module: gke_kubeconfig
 short_description: Write a kubeconfig for a GKE cluster without gcloud
 version_added: 0.1.0
 description:
-  - Reads the cluster's endpoint and CA certificate and writes a kubeconfig file (mode 0600) with a
-    short-lived OAuth access token from the module's Google credentials, for C(kubernetes.core)
-    modules (C(kubeconfig) option) - no C(gcloud) or C(gke-gcloud-auth-plugin) needed.
-  - The token is written to the file only; it is never returned. It expires after about an hour, so
-    run the module again at the start of each play that talks to the cluster.
-  - The file is rewritten on every run (the token changes); the module reports no change, since
+  - Reads the cluster's endpoint and CA certificate and writes a kubeconfig file (mode 0600) for
+    C(kubernetes.core) modules (C(kubeconfig) option) - no C(gcloud) or C(gke-gcloud-auth-plugin) needed.
+  - With a service-account key file, Application Default Credentials or the machine account, the
+    kubeconfig has an C(exec) entry, as GKE's own auth plugin writes: a small helper (written beside the
+    kubeconfig as C(.gke-inference-auth.py), run with the modules' Python interpreter) prints a fresh
+    OAuth access token from google-auth whenever the last one expires, so the file stays valid for a run
+    of any length. The entry names the auth kind and the key file's path, never a secret; the token is
+    cached beside the kubeconfig (C(<path>.token), mode 0600) while it is valid.
+  - With an access token or a key given as C(service_account_contents) there is nothing to refresh from
+    without writing a secret to disk: the kubeconfig holds the token itself, which expires after about an
+    hour, and the module warns.
+  - The token is never returned. The file is rewritten on every run; the module reports no change, since
     nothing changes in the project.
 options:
   cluster:
@@ -97,6 +103,8 @@ import os
 import tempfile
 
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.container import Gke
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.auth import select_auth_kind
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.kube_auth import REFRESHABLE, exec_user
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.gcp import GcpModule
 
 
@@ -131,23 +139,33 @@ def main():
     from google.auth.transport.requests import Request
 
     credentials = module.credentials
+    kind = select_auth_kind(p)
+    directory = os.path.dirname(os.path.abspath(p["path"]))
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o700)
     try:
-        credentials.refresh(Request())
+        if kind != "accesstoken":  # an access token is used as given: there is nothing to refresh it from
+            credentials.refresh(Request())  # proves the credentials work before anything relies on the file
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_json(msg="Failed to get an access token for cluster %s: %s" % (p["cluster"], exc))
+    if kind in REFRESHABLE and not (kind == "serviceaccount" and not p.get("service_account_file")):
+        user = exec_user(p["path"], kind, p, keep_on_endpoint=bool(p.get("api_endpoint")))
+    else:  # an access token or a key given as contents: nothing the helper could refresh from without a secret
+        user = {"token": credentials.token}
+        module.warn("The kubeconfig %s holds an access token that expires in about an hour (auth_kind %s%s): runs "
+                    "longer than that lose the cluster. Use service_account_file or Application Default Credentials "
+                    "for a kubeconfig that renews its token." % (p["path"], kind, " with service_account_contents"
+                                                                  if kind == "serviceaccount" else ""))
     config = {
         "apiVersion": "v1", "kind": "Config", "current-context": context,
         "clusters": [{"name": context, "cluster": {
             "server": host, "certificate-authority-data": cluster.get("master_auth", {}).get("cluster_ca_certificate", "")}}],
-        "users": [{"name": context, "user": {"token": credentials.token}}],
+        "users": [{"name": context, "user": user}],
         "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
     }
     if not config["clusters"][0]["cluster"]["certificate-authority-data"]:
         module.fail_json(msg="cluster: %s has no CA certificate yet; wait until it is RUNNING." % p["cluster"])
     base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"])
-    directory = os.path.dirname(os.path.abspath(p["path"]))
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o700)
     handle, temp = tempfile.mkstemp(dir=directory, prefix=".kubeconfig-")
     with os.fdopen(handle, "w") as out:
         json.dump(config, out)

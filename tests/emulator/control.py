@@ -2,6 +2,7 @@
 
 import json
 import secrets
+import time
 import urllib.parse
 
 from google.auth import jwt
@@ -23,7 +24,9 @@ def _token(emu, raw):
         return 400, {"error": "invalid_grant", "error_description": "Invalid JWT: %s" % exc}
     token = "ya29.emulator-" + secrets.token_urlsafe(24)
     emu.tokens.add(token)
-    return 200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"}
+    # Google's access tokens expire (3599 s); a test shortens the lifetime to run a phase past it.
+    emu.token_expiry[token] = time.time() + emu.token_lifetime
+    return 200, {"access_token": token, "expires_in": int(emu.token_lifetime), "token_type": "Bearer"}
 
 
 def handle(emu, http_method, path, query, raw, headers):  # pylint: disable=unused-argument
@@ -66,6 +69,8 @@ def handle(emu, http_method, path, query, raw, headers):  # pylint: disable=unus
                 emu.denied_permissions = set(body["denied_permissions"])
             if "quotas" in body:
                 emu.quotas = body["quotas"]
+            if "token_lifetime" in body:
+                emu.token_lifetime = float(body["token_lifetime"])
             if "dataplane_scale" in body:
                 emu.dataplane_scale = float(body["dataplane_scale"])
             emu.latency.update(body.get("latency", {}))

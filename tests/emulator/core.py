@@ -110,6 +110,8 @@ class Emulator:
         self.default_project = (project, project_number)
         self.keys = {}  # service-account email -> public key PEM
         self.tokens = set()
+        self.token_expiry = {}  # issued token -> when it stops being accepted (tokens added by tests never do)
+        self.token_lifetime = 3599.0
         self.counter = itertools.count(1000)
         self.reset()
 
@@ -314,7 +316,7 @@ class Emulator:
             return False
         token = header[7:]
         if token in self.tokens:
-            return True
+            return time.time() < self.token_expiry.get(token, float("inf"))
         if token.count(".") != 2:
             return False
         try:

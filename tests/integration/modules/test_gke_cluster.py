@@ -1,6 +1,12 @@
 """gke_cluster against the emulator."""
 
+import json
+import time
+
 import pytest
+from kubernetes import client as k8s_client
+from kubernetes import config as kube_config
+from kubernetes.client.rest import ApiException
 
 KEY = "container:projects/test-project-1/locations/europe-west4-a/clusters/gke-a"
 
@@ -83,18 +89,66 @@ def test_missing_network_is_refused(gcp):
     assert result["failed"] and "does not exist" in result["msg"]
 
 
-def test_kubeconfig_without_gcloud(net, tmp_path):
+def test_kubeconfig_without_gcloud_renews_its_token(net, tmp_path):
+    """The kubeconfig stays valid past the token's lifetime (a run longer than an hour): its exec entry runs the
+    helper the module wrote, which gets a new token from the key file; nothing secret is in the file."""
     gcp = net
     cluster(gcp)
     path = tmp_path / "kube" / "config"
-    result = gcp.run("gke_kubeconfig", cluster="gke-a", location="europe-west4-a", path=str(path))
-    assert not result["changed"] and result["context"] == "gke_test-project-1_europe-west4-a_gke-a"
-    assert oct(path.stat().st_mode & 0o777) == "0o600"
-    import json
-    config = json.loads(path.read_text())
-    token = config["users"][0]["user"]["token"]
-    assert token.startswith("ya29.emulator-") and token in gcp.emu.tokens  # a real token from the SA flow
-    assert token not in json.dumps(result)
-    assert config["clusters"][0]["cluster"]["server"] == result["host"]
+    gcp.control("POST", "config", {"token_lifetime": 2})
+    try:
+        result = gcp.run("gke_kubeconfig", cluster="gke-a", location="europe-west4-a", path=str(path))
+        assert not result["changed"] and result["context"] == "gke_test-project-1_europe-west4-a_gke-a"
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
+        text = path.read_text()
+        config = json.loads(text)
+        user = config["users"][0]["user"]
+        assert "token" not in user and "ya29." not in text and "PRIVATE KEY" not in text
+        assert user["exec"]["apiVersion"] == "client.authentication.k8s.io/v1beta1"
+        assert {"name": "GKE_INFERENCE_SERVICE_ACCOUNT_FILE", "value": gcp.key_file} in user["exec"]["env"]
+        assert config["clusters"][0]["cluster"]["server"] == result["host"]
+        namespaces = [namespace_names(path)]
+        time.sleep(2.5)  # every token issued so far has expired
+        namespaces.append(namespace_names(path))
+        cached = json.loads((tmp_path / "kube" / "config.token").read_text())
+        assert oct((tmp_path / "kube" / "config.token").stat().st_mode & 0o777) == "0o600"
+        assert cached["token"] not in json.dumps(result)
+    finally:
+        gcp.control("POST", "config", {"token_lifetime": 3599})
+    assert namespaces[0] == namespaces[1] and "default" in namespaces[0]
     missing = gcp.run("gke_kubeconfig", cluster="nope", location="europe-west4-a", path=str(path))
     assert missing["failed"] and "does not exist" in missing["msg"]
+
+
+def test_a_token_in_the_kubeconfig_expires(net, tmp_path):
+    """With an access token (nothing to renew from) the kubeconfig holds it, the module warns, and the emulated
+    API server refuses it once it has expired, as GKE does."""
+    gcp = net
+    cluster(gcp)
+    gcp.control("POST", "config", {"token_lifetime": 2})
+    try:
+        minted = gcp.run("gke_kubeconfig", cluster="gke-a", location="europe-west4-a", path=str(tmp_path / "k1"))
+        from google.oauth2 import service_account  # pylint: disable=import-outside-toplevel
+        from google.auth.transport.requests import Request  # pylint: disable=import-outside-toplevel
+        credentials = service_account.Credentials.from_service_account_file(
+            gcp.key_file, scopes=["https://www.googleapis.com/auth/cloud-platform"])
+        credentials.refresh(Request())
+        token = credentials.token
+        path = tmp_path / "k2"
+        result = gcp.run("gke_kubeconfig", cluster="gke-a", location="europe-west4-a", path=str(path),
+                         auth=False, auth_kind="accesstoken", access_token=token)
+        assert not result.get("failed") and "expires in about an hour" in json.dumps(result.get("warnings")), result
+        assert json.loads(path.read_text())["users"][0]["user"]["token"] == token
+        assert "default" in namespace_names(path)
+        time.sleep(2.5)
+        with pytest.raises(ApiException) as refused:
+            namespace_names(path)
+        assert refused.value.status == 401
+    finally:
+        gcp.control("POST", "config", {"token_lifetime": 3599})
+    assert not minted.get("failed")
+
+
+def namespace_names(path):
+    client = kube_config.new_client_from_config(config_file=str(path))
+    return sorted(n.metadata.name for n in k8s_client.CoreV1Api(client).list_namespace().items)
