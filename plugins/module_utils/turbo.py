@@ -2,21 +2,25 @@
 # Copyright: gke_inference.multicluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""A module host for one controller run: Google's client libraries loaded once, each module run in a fork.
+"""A module host: Google's client libraries and the Kubernetes client loaded once, each module run in a fork.
 
-Importing Google's client libraries costs a module process 1 to 3 CPU-seconds; the work of a module
-that finds nothing to change takes a few hundredths of that. When a module of this collection runs
-under AnsiballZ on the controller (``connection: local``, what every inventory of the collection
-uses), ``delegate()`` hands its payload to a host process that imported those libraries once: the
-host forks, the fork runs the module exactly as AnsiballZ would (the module and its module_utils
-from the same payload, the same arguments, environment and working directory) and returns what it
-printed and its exit code. The module process prints that and exits. So every module is still a
-plain Ansible module: ansible-doc, AWX, check and diff mode see no difference.
+Importing Google's client libraries costs a module process 1 to 3 CPU-seconds, the Kubernetes client
+about 0.7; the work of a module that finds nothing to change takes a few hundredths of that. A module
+run on the controller (``connection: local``, what every inventory of the collection uses) is handed
+to a host process that imported those libraries once, in one of two ways: the inventories' interpreter
+(the ``module_host`` lookup) is a launcher that sends the whole AnsiballZ script of any module
+(``launch()``), and each module of this collection does so itself when it starts (``delegate()``).
+The host forks, the fork runs the module exactly as AnsiballZ would (the same script or payload,
+arguments, environment and working directory) and returns what it printed and its exit code, which
+the module process prints and exits with. So every module is still a plain Ansible module:
+ansible-doc, AWX, check and diff mode see no difference.
 
 - Off with ``GKE_INFERENCE_TURBO=0`` (or ``false``/``no``/``off``) in the controller's environment.
-- Only under an ``ansible-playbook`` or ``ansible`` process of this user: the host is tied to that
-  process and ends with it (or after ``GKE_INFERENCE_TURBO_IDLE`` seconds without a module, 120
-  by default). Anywhere else (a module run by hand, a test calling ``main()``) nothing changes.
+- Only under an ``ansible-playbook`` or ``ansible`` process of this user; anywhere else (a module run
+  by hand, a test calling ``main()``) nothing changes. One host per user and Python, shared by the
+  runs that come while it lives: it ends after ``GKE_INFERENCE_TURBO_IDLE`` seconds without a module
+  (120 by default). What a module runs comes from its own payload every time; the host keeps only the
+  libraries installed with that Python, as they were when it started.
 - The first module of a run starts the host; it and the modules that come while the host loads its
   libraries (about 3 CPU-seconds) wait for it rather than import the same libraries in their own
   process, which would cost as much again and compete with the host for the CPU. A host that does not
@@ -32,6 +36,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import fnmatch
 import json
 import os
 import socket
@@ -48,7 +53,7 @@ CONTROLLERS = ("ansible-playbook", "ansible")
 START_TIMEOUT = 30.0
 
 # The host's program: standard library only, so that it needs nothing from a payload that is gone
-# once the module that started it exits. argv: socket path, controller pid, idle seconds.
+# once the module that started it exits. argv: socket path, controller pid (0: none), idle seconds.
 HOST = r'''
 import base64, importlib, json, os, signal, socket, struct, sys, tempfile, time
 sys.path = [p for p in sys.path if p and not p.endswith(".zip") and os.path.isdir(p)]
@@ -102,19 +107,26 @@ def run(conn, req):
         os.environ.update(req["env"])
         os.environ["_GKE_INFERENCE_TURBO_CHILD"] = "1"
         os.chdir(req["cwd"])
-        if req.get("ansible") != ANSIBLE:  # another release: its module_utils come from the payload
+        same = req.get("python") == sys.executable  # the launcher: the host's own installation
+        if not same and req.get("ansible") != ANSIBLE:  # another release: its module_utils come from the payload
             for name in [n for n in sys.modules if n == "ansible" or n.startswith("ansible.")]:
                 del sys.modules[name]
-        sys.path.insert(0, req["modlib"])
+        if "modlib" in req:
+            sys.path.insert(0, req["modlib"])
         importlib.invalidate_caches()
         sys.stdout.flush()
         sys.stderr.flush()
         os.dup2(out.fileno(), 1)
         os.dup2(err.fileno(), 2)
-        from ansible.module_utils._internal._ansiballz import _loader
         try:
-            _loader.run_module(json_params=base64.b64decode(req["params"]), profile=req["profile"],
-                               module_fqn=req["fqn"], modlib_path=req["modlib"], extensions={})
+            if "script" in req:  # a whole AnsiballZ script, from the launcher: run as its interpreter would
+                import runpy
+                sys.argv = [req["script"]]
+                runpy.run_path(req["script"], run_name="__main__")
+            else:
+                from ansible.module_utils._internal._ansiballz import _loader
+                _loader.run_module(json_params=base64.b64decode(req["params"]), profile=req["profile"],
+                                   module_fqn=req["fqn"], modlib_path=req["modlib"], extensions={})
         except SystemExit as exc:
             rc = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException as exc:  # the fork must answer whatever happens
@@ -159,7 +171,7 @@ except OSError:
 signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
 children, last = set(), time.time()
 try:
-    while alive(controller) and (children or time.time() - last < idle):
+    while (not controller or alive(controller)) and (children or time.time() - last < idle):
         for pid in list(children):
             try:
                 if os.waitpid(pid, os.WNOHANG)[0]:
@@ -282,7 +294,7 @@ def _wait_for_host(path, starting, host=None):
     return None
 
 
-def _host_connection(controller):
+def _host_connection(controller, start=True):
     """A connection to this run's module host, or None: then the module runs in its own process.
 
     The first module of a run finds no host: it starts one, and it and the modules that come while the
@@ -293,10 +305,11 @@ def _host_connection(controller):
     info = os.stat(folder)
     if info.st_uid != os.getuid() or info.st_mode & 0o077:
         return None  # not a folder only we can enter: run without the host
-    key = "%d-%08x" % (controller, zlib.crc32(sys.executable.encode()))
+    # One host per user, Python and host program, shared by the runs that come while it lives
+    key = "host-%08x" % zlib.crc32((sys.executable + HOST).encode())
     path = os.path.join(folder, key + ".sock")
     conn = _connect(path)
-    if conn is not None:
+    if conn is not None or not start:
         return conn
     starting = os.path.join(folder, key + ".starting")  # one module starts the host; the host removes it
     try:
@@ -313,7 +326,7 @@ def _host_connection(controller):
     env.pop("PYTHONPATH", None)
     idle = os.environ.get("GKE_INFERENCE_TURBO_IDLE", "120")
     with open(os.devnull, "r+b") as null:
-        host = subprocess.Popen([sys.executable, "-c", HOST, path, str(controller), idle, starting],  # pylint: disable=consider-using-with
+        host = subprocess.Popen([sys.executable, "-c", HOST, path, "0", idle, starting],  # pylint: disable=consider-using-with
                                 stdin=null, stdout=null, stderr=null, env=env, cwd="/", start_new_session=True,
                                 close_fds=True)
     try:
@@ -321,6 +334,51 @@ def _host_connection(controller):
     finally:
         os.close(marker)
     return _wait_for_host(path, starting, host)
+
+
+def _exchange(conn, request, what):
+    """Send a request to the host, print what the module printed there and exit with its code."""
+    data = json.dumps(request).encode()
+    try:
+        with conn:
+            conn.sendall(struct.pack("!I", len(data)) + data)
+            answer = _recv(conn)
+    except (OSError, EOFError, ValueError) as exc:
+        # The host may have run the module: running it again here could repeat a change. Say so instead.
+        sys.stdout.write(json.dumps({"failed": True, "msg": "The module host of this run (%s) failed before it "
+                                     "answered: %s. Run again, or set %s=0 to run modules without it."
+                                     % (what, exc, ENV_SWITCH)}))
+        sys.stdout.flush()
+        sys.exit(1)  # pylint: disable=ansible-bad-function
+    for stream, name in ((sys.stdout, "stdout"), (sys.stderr, "stderr")):
+        stream.flush()
+        getattr(stream, "buffer", stream).write(base64.b64decode(answer[name]))
+        stream.flush()
+    sys.exit(answer["rc"])  # pylint: disable=ansible-bad-function
+
+
+def launch(argv, heavy=()):
+    """The interpreter the module_host lookup gives Ansible: run an AnsiballZ script in this run's module host,
+    else exactly as the Python interpreter would (``argv`` is this process's ``sys.argv``).
+
+    A module named in ``heavy`` (whose libraries are costly to import) starts the host when there is none; the
+    others use it only when it is up. Async wrappers, scripts read from stdin and anything unexpected run here."""
+    script = argv[1] if len(argv) == 2 else ""
+    name = os.path.basename(script)
+    if name.startswith("AnsiballZ_") and name.endswith(".py") and _enabled() and not os.environ.get(ENV_CHILD) \
+            and os.path.isdir("/proc/self"):
+        controller = _controller_pid()
+        conn = None
+        if controller is not None:
+            try:
+                module = name[len("AnsiballZ_"):-3]
+                conn = _host_connection(controller, start=any(fnmatch.fnmatchcase(module, h) for h in heavy))
+            except OSError:
+                conn = None
+        if conn is not None:
+            _exchange(conn, {"script": os.path.abspath(script), "cwd": os.getcwd(), "env": dict(os.environ),
+                             "python": sys.executable}, name)
+    os.execv(sys.executable, [sys.executable] + list(argv[1:]))
 
 
 def delegate():
@@ -349,20 +407,4 @@ def delegate():
 
     request = {"fqn": fqn, "modlib": modlib, "profile": profile, "cwd": os.getcwd(), "env": dict(os.environ),
                "params": base64.b64encode(params).decode(), "ansible": release}
-    data = json.dumps(request).encode()
-    try:
-        with conn:
-            conn.sendall(struct.pack("!I", len(data)) + data)
-            answer = _recv(conn)
-    except (OSError, EOFError, ValueError) as exc:
-        # The host may have run the module: running it again here could repeat a change. Say so instead.
-        sys.stdout.write(json.dumps({"failed": True, "msg": "The module host of this run (%s) failed before it "
-                                     "answered: %s. Run again, or set %s=0 to run modules without it."
-                                     % (fqn, exc, ENV_SWITCH)}))
-        sys.stdout.flush()
-        sys.exit(1)  # pylint: disable=ansible-bad-function
-    for stream, name in ((sys.stdout, "stdout"), (sys.stderr, "stderr")):
-        stream.flush()
-        getattr(stream, "buffer", stream).write(base64.b64decode(answer[name]))
-        stream.flush()
-    sys.exit(answer["rc"])  # pylint: disable=ansible-bad-function
+    _exchange(conn, request, fqn)

@@ -1,42 +1,36 @@
 """The module host (plugins/module_utils/turbo.py) under a real ansible-playbook: the same results as
-plain module processes, one host per controller run that ends with the run, and off when asked."""
+plain module processes (the collection's and ansible.builtin's, through the inventories' launcher), a host
+that ends once idle, and off when asked."""
 
 import glob
 import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-FOLDER = os.path.join(tempfile.gettempdir(), "gke-inference-turbo-%d" % os.getuid())
+LAUNCHER = "{{ lookup('gke_inference.multicluster.module_host') }}"
 
 
 def play(gcp, tmp_path):
-    """Three module calls (one fails on purpose) whose results go to a file."""
+    """Module calls of the collection (one fails on purpose) and of ansible.builtin, whose results go to a file."""
     auth = {"project": gcp.project, "api_endpoint": gcp.endpoint, "auth_kind": "serviceaccount",
             "service_account_file": gcp.key_file}
     out = tmp_path / "results.json"
     tasks = [
-        # the run's first module starts the host and waits for it ...
-        {"name": "Start the host", "gke_inference.multicluster.project_info": auth},
-        # ... the host answers from then on: its socket is named after this run
-        {"name": "Wait for the host", "ansible.builtin.find": {
-            "paths": FOLDER, "file_type": "any",
-            # the controller: the parent of the task's worker process, whose child runs this lookup's shell
-            "patterns": "{{ lookup('ansible.builtin.pipe', 'ps -o ppid= -p $PPID') | trim }}-*.sock"},
-         "register": "found", "until": "found.matched > 0", "retries": 120, "delay": 0.25,
-         "when": "lookup('ansible.builtin.env', 'GKE_INFERENCE_TURBO') != '0'"},
+        # the run's first module of the collection starts the host and waits for it
         {"name": "Read the project", "gke_inference.multicluster.project_info": auth, "register": "info"},
         {"name": "A bucket that is not there", "gke_inference.multicluster.storage_object_info": dict(
             auth, bucket="no-such-bucket", name="x"), "register": "missing", "ignore_errors": True},
         {"name": "Check mode", "gke_inference.multicluster.compute_network": dict(auth, name="vpc", mtu=8896),
          "check_mode": True, "diff": True, "register": "network"},
+        # a module of another collection, through the inventory's launcher: in the host too, now that it is up
+        {"name": "Where modules run", "ansible.builtin.command": "env", "register": "where", "changed_when": False},
         {"name": "Keep the results", "ansible.builtin.copy": {
-            "content": "{{ {'info': info, 'missing': missing, 'network': network} | to_json }}",
+            "content": "{{ {'info': info, 'missing': missing, 'network': network, 'where': where.stdout} | to_json }}",
             "dest": str(out), "mode": "0600"}},
     ]
     path = tmp_path / "play.yml"
@@ -44,44 +38,52 @@ def play(gcp, tmp_path):
     return str(path), out
 
 
-def run(path, turbo):
+def run(path, turbo, tmp):
+    """The play under ansible-playbook with the inventories' interpreter; the host's sockets seen meanwhile."""
+    folder = os.path.join(str(tmp), "gke-inference-turbo-%d" % os.getuid())
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), GKE_INFERENCE_TURBO=turbo,
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"))
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"), TMPDIR=str(tmp),
+               GKE_INFERENCE_TURBO_IDLE="2")  # a host of this test's own (its TMPDIR), ended soon after
     proc = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), path, "-i",
-                             "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable],
+                             "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + LAUNCHER],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sockets = set()
-    while proc.poll() is None:  # the host's socket, named after this controller, while the run lasts
-        sockets.update(glob.glob(os.path.join(FOLDER, "%d-*.sock" % proc.pid)))
+    while proc.poll() is None:
+        sockets.update(glob.glob(os.path.join(folder, "host-*.sock")))
         time.sleep(0.05)
-    return proc.returncode, proc.stdout.read(), proc.pid, sockets
+    return proc.returncode, proc.stdout.read(), sockets
 
 
 def comparable(results):
     for result in results.values():
         for key in ("invocation", "_ansible_no_log", "warnings", "deprecations"):
-            result.pop(key, None)
+            if isinstance(result, dict):
+                result.pop(key, None)
     return results
 
 
 def test_modules_in_the_host_answer_as_plain_modules(gcp, tmp_path):
     path, out = play(gcp, tmp_path)
-    code, text, _pid, sockets = run(path, "0")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    code, text, sockets = run(path, "0", tmp)
     assert code == 0, text
     assert not sockets
     plain = comparable(json.loads(out.read_text()))
+    assert "_GKE_INFERENCE_TURBO_CHILD" not in plain.pop("where")
     out.unlink()
 
-    code, text, pid, sockets = run(path, "1")
+    code, text, sockets = run(path, "1", tmp)
     assert code == 0, text
-    assert sockets, "no module host was started for ansible-playbook %d" % pid
+    assert sockets, "no module host was started"
     hosted = comparable(json.loads(out.read_text()))
+    assert "_GKE_INFERENCE_TURBO_CHILD=1" in hosted.pop("where")  # ansible.builtin.command ran in the host
     assert hosted == plain
     assert plain["info"]["project_number"] == "123456789012"
     assert plain["missing"]["failed"] is True or plain["missing"].get("exists") is False
     assert plain["network"]["changed"] is True and plain["network"]["diff"]
-    # The host ends with its controller run, and takes its socket with it.
-    deadline = time.time() + 10
+    # The host ends once no module came for GKE_INFERENCE_TURBO_IDLE seconds, and takes its socket with it.
+    deadline = time.time() + 15
     while time.time() < deadline and any(os.path.exists(s) for s in sockets):
         time.sleep(0.1)
     assert not any(os.path.exists(s) for s in sockets)
