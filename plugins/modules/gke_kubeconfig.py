@@ -16,15 +16,15 @@ description:
   - Reads the cluster's endpoint and CA certificate and writes a kubeconfig file (mode 0600) for
     C(kubernetes.core) modules (C(kubeconfig) option) - no C(gcloud) or C(gke-gcloud-auth-plugin) needed.
   - With a service-account key file, Application Default Credentials or the machine account, the
-    kubeconfig has an C(exec) entry, as GKE's own auth plugin writes: a small helper (written beside the
+    kubeconfig has an C(exec) entry, as GKE's own auth plugin writes - a small helper (written beside the
     kubeconfig as C(.gke-inference-auth.py), run with the modules' Python interpreter) prints a fresh
     OAuth access token from google-auth whenever the last one expires, so the file stays valid for a run
     of any length. The entry names the auth kind and the key file's path, never a secret; the token is
     cached beside the kubeconfig (C(<path>.token), mode 0600) while it is valid.
   - With an access token or a key given as C(service_account_contents) there is nothing to refresh from
-    without writing a secret to disk: the kubeconfig holds the token itself, which expires after about an
+    without writing a secret to disk, so the kubeconfig holds the token itself, which expires after about an
     hour, and the module warns.
-  - The token is never returned. The file is rewritten on every run; the module reports no change, since
+  - The token is never returned. The file is rewritten on every run, and the module reports no change, since
     nothing changes in the project.
 options:
   cluster:
