@@ -177,6 +177,33 @@ class GcpModule(AnsibleModule):
                                "auth_kind and service_account_file / access_token (an access token expires after "
                                "an hour)." % (action, exc))
 
+    def service_identity(self, service):
+        """Have Service Usage create ``service``'s service agent for the project (if it does not exist yet)
+        and return its email. v1beta1 only, which the client library does not have: a REST call with the
+        module's credentials, under the same retry policy, error messages and operation waiter."""
+        from google.auth.transport.requests import AuthorizedSession
+
+        base = (self.params.get("api_endpoint") or "https://serviceusage.googleapis.com").rstrip("/")
+        session = AuthorizedSession(self.credentials)
+        action = "create the service agent of %s" % service
+
+        def request(method, path, **kwargs):
+            response = session.request(method, base + path, timeout=60, **kwargs)
+            if response.status_code >= 400:
+                raise gexc.from_http_response(response)
+            return response.json()
+        op = self.call(action, request, "POST", "/v1beta1/projects/%s/services/%s:generateServiceIdentity"
+                       % (self.project, service), json={})
+
+        def state(current):
+            if not current.get("done"):
+                return False, None
+            error = current.get("error")
+            return True, ((error.get("message"), error.get("code"), None) if error else None)
+        done = self._wait(op, lambda current: self.retry.call(request, "GET", "/v1beta1/" + current["name"]),
+                          state, action)
+        return (done.get("response") or {}).get("email")
+
     # -- waiting -------------------------------------------------------------------------------
     def _wait(self, op, poll, state, action, context=None):
         try:

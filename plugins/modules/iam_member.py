@@ -46,6 +46,14 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  service_agent_of:
+    description:
+      - The members are this service's Google-managed service agent (for example
+        V(multiclusteringress.googleapis.com)). Before they are granted the role, the module has Service Usage
+        generate the agent's identity (C(services.generateServiceIdentity), v1beta1), since IAM refuses a policy
+        that names a service account that does not exist yet, as a service agent may not right after its API is
+        enabled. Nothing is called when the members already have the role.
+    type: str
 extends_documentation_fragment:
   - gke_inference.multicluster.gcp
   - gke_inference.multicluster.gcp.ATTRIBUTES
@@ -167,6 +175,7 @@ def main():
             role=dict(type="str", required=True),
             members=dict(type="list", elements="str", required=True, aliases=["member"]),
             state=dict(type="str", choices=["present", "absent"], default="present"),
+            service_agent_of=dict(type="str"),
         ),
         supports_check_mode=True,
     )
@@ -187,6 +196,7 @@ def main():
 
     access = PolicyAccess(module)
     wanted = set(p["members"])
+    agent_ready = False
     for attempt in range(ATTEMPTS):
         try:
             handle, bindings = access.read()
@@ -203,6 +213,9 @@ def main():
         changed = bool(added or removed)
         if not changed or module.check_mode:
             break
+        if added and p["service_agent_of"] and not agent_ready:
+            module.service_identity(p["service_agent_of"])
+            agent_ready = True
         try:
             access.write(handle, p["role"], after)
             break

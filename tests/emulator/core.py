@@ -346,7 +346,7 @@ class Context:
         return None
 
     def project(self):
-        ref = self.param("project", "projectsId", "v1Id1", "projectId")
+        ref = self.param("project", "projectsId", "v1Id1", "v1beta1Id1", "projectId")
         if ref is None and self.method.api == "storage":
             bucket = self.emu.get("storage:b/" + (self.param("bucket") or ""))
             ref = bucket["projectNumber"] if bucket else None

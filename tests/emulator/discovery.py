@@ -23,7 +23,10 @@ APIS = {
     "serviceusage": ("serviceusage.v1.json", "serviceusage.googleapis.com", "google.cloud.service_usage_v1.types"),
     "container": ("container.v1.json", "container.googleapis.com", "google.cloud.container_v1.types"),
     "gkehub": ("gkehub.v1.json", "gkehub.googleapis.com", "google.cloud.gkehub_v1.types"),
+    # only what v1 lacks: generating a service agent (and polling that operation the v1beta1 way)
+    "serviceusage_v1beta1": ("serviceusage.v1beta1.json", "serviceusage.googleapis.com", None),
 }
+ONLY = {"serviceusage_v1beta1": ("serviceusage.services.generateServiceIdentity", "serviceusage.operations.get")}
 
 
 def proto_enums(types_module):
@@ -98,6 +101,8 @@ class Api:
         prefix = "/" + self.doc.get("servicePath", "")
         for resource in resources.values():
             for method in resource.get("methods", {}).values():
+                if self.name in ONLY and method["id"] not in ONLY[self.name]:
+                    continue
                 template = prefix + method.get("flatPath", method["path"])
                 regex, literal = _template_regex(template)
                 self.methods.append(Method(
@@ -187,7 +192,10 @@ class Registry:
 
     def __init__(self, names=None):
         self.apis = {name: Api(name) for name in (names or APIS)}
-        self.by_id = {m.id: m for api in self.apis.values() for m in api.methods}
+        self.by_id = {}
+        for api in self.apis.values():  # an id of two versions (operations.get) stands for the first
+            for method in api.methods:
+                self.by_id.setdefault(method.id, method)
 
     def match(self, http_method, path):
         """Methods matching a request, most specific first, with their path parameters."""

@@ -1,6 +1,7 @@
 """Cloud Storage (buckets, bucket IAM, objects), Resource Manager v3 (projects, project IAM) and
 Service Usage v1 (services, operations)."""
 
+import hashlib
 import re
 
 from .core import ApiError, handler, now_rfc3339
@@ -23,13 +24,29 @@ KNOWN_SERVICES = {
 }
 
 
-def check_policy(policy):
+# A Google-managed service agent, service-PROJECT_NUMBER@gcp-sa-SERVICE.iam.gserviceaccount.com
+# (https://cloud.google.com/iam/docs/service-agents). It exists once Service Usage generated its identity
+# (v1beta1 services.generateServiceIdentity); the emulator does not create it when the API is enabled,
+# which Google does at some point afterwards, with no promise of when. IAM refuses a policy naming a service
+# account that does not exist ("Service account ... does not exist", HTTP 400, as issue threads of
+# GoogleCloudPlatform/generative-ai #944 and hashicorp/terraform-provider-google #9969 show it).
+AGENT_RE = re.compile(r"^serviceAccount:(service-(\d+)@gcp-sa-[a-z0-9-]+\.iam\.gserviceaccount\.com)$")
+
+
+def check_policy(policy, emu=None):
+    agents = set()
+    if emu is not None:
+        for project in emu.projects.values():
+            agents |= project.get("agents", set())
     for binding in policy.get("bindings", []):
         if not ROLE_RE.match(binding.get("role", "")):
             raise ApiError(400, "Role %s is not supported for this resource." % binding.get("role"))
         for member in binding.get("members", []):
             if not MEMBER_RE.match(member):
                 raise ApiError(400, "Invalid principal (member) '%s' in the policy binding." % member)
+            agent = AGENT_RE.match(member)
+            if emu is not None and agent and agent.group(1) not in agents:
+                raise ApiError(400, "Service account %s does not exist." % agent.group(1))
 
 
 # -- Cloud Storage ----------------------------------------------------------------------------
@@ -125,7 +142,7 @@ def bucket_set_iam(ctx):
     current = ctx.emu.get("storage:iam/" + name)
     if ctx.body.get("etag") and ctx.body["etag"] != current["etag"]:
         raise ApiError(412, "Precondition Failed", reason="conditionNotMet")
-    check_policy(ctx.body)
+    check_policy(ctx.body, ctx.emu)
     policy = dict(current, bindings=[b for b in ctx.body.get("bindings", []) if b.get("members")],
                   version=ctx.body.get("version", 1), etag=ctx.emu.etag())
     ctx.emu.store["storage:iam/" + name] = policy
@@ -191,7 +208,7 @@ def project_set_iam(ctx):
     if policy.get("etag") and policy["etag"] != ctx.emu.get(key)["etag"]:
         raise ApiError(409, "There were concurrent policy changes. Please retry the whole read-modify-write "
                             "with exponential backoff.", status="ABORTED")
-    check_policy(policy)
+    check_policy(policy, ctx.emu)
     stored = {"version": policy.get("version", 1), "etag": ctx.emu.etag(),
               "bindings": [b for b in policy.get("bindings", []) if b.get("members")]}
     ctx.emu.store[key] = stored
@@ -268,6 +285,23 @@ def service_disable(ctx):
         project["services"].discard(service)
         return {"service": _service_json(project, service)}
     return _lro(ctx, "DisableServiceResponse", done)
+
+
+@handler("serviceusage.services.generateServiceIdentity")
+def service_identity(ctx):
+    """v1beta1: the service agent of a service for the project (created if it is not there yet)."""
+    project = ctx.project()
+    service = ctx.param("servicesId")
+    _known(project, [service])
+    email = "service-%s@gcp-sa-%s.iam.gserviceaccount.com" % (project["number"], service.split(".")[0])
+    agents = project.setdefault("agents", set())
+
+    def done():
+        agents.add(email)
+        return {"@type": "type.googleapis.com/google.api.serviceusage.v1beta1.ServiceIdentity", "email": email,
+                "uniqueId": str(int(hashlib.sha256(email.encode()).hexdigest(), 16) % 10 ** 21)}
+    op = ctx.emu.start_operation("serviceusage", ctx.method.id, done, prefix="operations/acf.p2-")
+    return 200, {"name": op.name, "done": False}
 
 
 @handler("serviceusage.operations.get")

@@ -92,6 +92,22 @@ def test_project_iam_member_and_concurrency(gcp):
     assert bindings["roles/owner"] == ["user:owner@example.com"]
 
 
+def test_a_service_agent_is_generated_before_it_is_granted(gcp):
+    """IAM refuses a policy naming a service agent that does not exist yet (right after its API is enabled, say);
+    service_agent_of has Service Usage generate it first, and a re-run calls nothing but the policy read."""
+    agent = "serviceAccount:service-123456789012@gcp-sa-multiclusteringress.iam.gserviceaccount.com"
+    args = dict(role="roles/container.admin", members=[agent])
+    refused = gcp.run("iam_member", **args)
+    assert refused["failed"] and "does not exist" in refused["msg"], refused
+    granted = gcp.run("iam_member", service_agent_of="multiclusteringress.googleapis.com", **args)
+    assert granted["changed"] and granted["added"] == [agent], granted
+    policy = gcp.resource("cloudresourcemanager:iam/%s" % gcp.project)
+    assert any(agent in b["members"] for b in policy["bindings"] if b["role"] == "roles/container.admin")
+    gcp.control("DELETE", "requests")
+    assert not gcp.run("iam_member", service_agent_of="multiclusteringress.googleapis.com", **args)["changed"]
+    assert not [r for r in gcp.requests() if "generateServiceIdentity" in r["path"]]
+
+
 def test_iam_bad_input(gcp):
     before = len(gcp.requests())
     result = gcp.run("iam_member", role="storage.objectViewer", members=["alice@example.com"])
