@@ -46,11 +46,15 @@ options:
       metrics:
         description:
           - Compute Engine quota metric names to look for, in order (the first one the region reports counts).
-          - When the region reports none of them the check becomes a warning (some accelerator quotas, such as
-            TPU v6e, live in the Cloud Quotas service, not in the region's Compute Engine quotas).
+          - When the region reports none of them (or none are given) the check becomes a warning that says it was
+            not checked (some accelerator quotas, such as TPU v6e chips and on-demand H100 GPUs, are not among the
+            values of the Compute Engine v1 C(Quota.metric) enum; they live in the Cloud Quotas service).
         type: list
         elements: str
         required: true
+      elsewhere:
+        description: Where that quota can be checked instead, named in the warning when it is not checked here.
+        type: str
       needed:
         description: How many units (chips or GPUs) the deployment needs in the region.
         type: float
@@ -159,7 +163,7 @@ def main():
             permissions=dict(type="list", elements="str", default=[]),
             quota=dict(type="list", elements="dict", default=[], options=dict(
                 region=dict(type="str", required=True), metrics=dict(type="list", elements="str", required=True),
-                needed=dict(type="float", required=True))),
+                needed=dict(type="float", required=True), elsewhere=dict(type="str"))),
             accelerator=dict(type="dict", options=dict(
                 machine_type=dict(type="str", required=True), tpu_topology=dict(type="str"),
                 gpu_type=dict(type="str"), gpu_count=dict(type="int"), node_count=dict(type="int"))),
@@ -236,9 +240,15 @@ def main():
         quotas = {q["metric"]: q for q in to_dict(region).get("quotas", [])}
         metric = next((m for m in item["metrics"] if m in quotas), None)
         if metric is None:
-            checks.warnings.append("quota: region %s reports none of %s in its Compute Engine quotas; check the "
-                                   "accelerator quota in the console (IAM & Admin > Quotas) before deploying."
-                                   % (item["region"], ", ".join(item["metrics"])))
+            where = item["elsewhere"] or "the console (IAM & Admin > Quotas)"
+            if item["metrics"]:
+                checks.warnings.append("quota: not checked in %s - the region reports none of %s in its Compute Engine "
+                                       "quotas; check %g units of %s before deploying."
+                                       % (item["region"], ", ".join(item["metrics"]), item["needed"], where))
+            else:
+                checks.warnings.append("quota: not checked in %s - this accelerator's quota is not a Compute Engine "
+                                       "regional quota; check %g units of %s before deploying."
+                                       % (item["region"], item["needed"], where))
             continue
         limit, usage = float(quotas[metric].get("limit", 0)), float(quotas[metric].get("usage", 0))
         result["quota"].append({"region": item["region"], "metric": metric, "limit": limit, "usage": usage,

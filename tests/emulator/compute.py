@@ -298,9 +298,10 @@ def delete(ctx):
     return start(ctx, "delete", path, done)
 
 
-# Regional quotas a new project has (the metrics Compute Engine reports; TPU v6e is not one of them).
-DEFAULT_QUOTAS = {"CPUS": 600, "NVIDIA_H100_GPUS": 16, "PREEMPTIBLE_NVIDIA_H100_GPUS": 16, "SUBNETWORKS": 175,
-                  "INTERNAL_ADDRESSES": 200, "IN_USE_ADDRESSES": 69}
+# Regional quotas a new project has. Every metric is a value of compute v1's Quota.metric enum (the
+# discovery document): it has no TPU v6e value and, for H100, only PREEMPTIBLE_ and COMMITTED_NVIDIA_H100_GPUS.
+DEFAULT_QUOTAS = {"CPUS": 600, "PREEMPTIBLE_NVIDIA_H100_GPUS": 16, "COMMITTED_NVIDIA_H100_GPUS": 0,
+                  "SUBNETWORKS": 175, "INTERNAL_ADDRESSES": 200, "IN_USE_ADDRESSES": 69}
 REGIONS = {"us-east5": "abc", "europe-west4": "abc", "us-central1": "abcf", "asia-southeast1": "abc",
            "us-east1": "bcd", "us-west1": "abc", "europe-west1": "bcd", "asia-northeast1": "abc",
            "us-south1": "abc", "europe-west2": "abc"}
@@ -313,6 +314,10 @@ def region_get(ctx):
     if name not in REGIONS:
         raise bad("Invalid value for field 'region': '%s'. Unknown region." % name)
     overrides = ctx.emu.quotas.get(name, {})
+    known = ctx.emu.registry.apis["compute"].doc["schemas"]["Quota"]["properties"]["metric"]["enum"]
+    unknown = sorted(m for m in list(DEFAULT_QUOTAS) + list(overrides) if m not in known)
+    if unknown:  # a test (or this emulator) naming a metric Compute Engine never reports
+        raise ApiError(500, "emulator: %s not a value of compute v1 Quota.metric" % ", ".join(unknown))
     quotas = [{"metric": metric, "limit": float(overrides.get(metric, limit)), "usage": 0.0}
               for metric, limit in sorted(DEFAULT_QUOTAS.items())]
     return 200, {"kind": "compute#region", "id": ctx.emu.next_id(), "name": name, "status": "UP",

@@ -48,3 +48,13 @@ def test_preflight_quota_shortfall_for_the_gpu_profile(gcp, tmp_path):
         in out, out
     assert "europe-west4 has" not in out
     assert "Preflight found 1 problem(s)" in out
+
+
+def test_preflight_says_which_accelerator_quota_it_could_not_check(gcp, tmp_path):
+    """TPU v6e chips are not a Compute Engine regional quota (no value of compute v1 Quota.metric names them):
+    the preflight says so and where to look, instead of looking for a metric no region reports."""
+    code, out = playbook(gcp, local_inventory(tmp_path, gcp), playbook="playbooks/preflight.yml")
+    assert code == 0, out
+    for region in ("us-east5", "europe-west4"):
+        assert ("quota: not checked in %s - this accelerator's quota is not a Compute Engine regional quota; check 4 "
+                "units of 'TPUs per TPU family' (TPUS_PER_TPU_FAMILY, tpu_family CT6E)" % region) in out, out
