@@ -102,3 +102,36 @@ def explain(exc, action, context=None):
 
 def _first(items):
     return items[0] if items else None
+
+
+# The client libraries the modules call (module prefix -> PyPI package, the lowest version the collection
+# works with). requirements.txt states the same bounds; a unit test keeps the two equal.
+LIBRARIES = (
+    ("google.cloud.container_v1", "google-cloud-container", "2.65.0"),  # NodeNetworkConfig.accelerator_network_profile
+    ("google.cloud.compute_v1", "google-cloud-compute", "1.20.0"),
+    ("google.cloud.gkehub_v1", "google-cloud-gke-hub", "1.14.0"),
+    ("google.cloud.storage", "google-cloud-storage", "2.16.0"),
+    ("google.cloud.resourcemanager_v3", "google-cloud-resource-manager", "1.12.0"),
+    ("google.cloud.service_usage_v1", "google-cloud-service-usage", "1.10.0"),
+)
+
+
+def library_too_old(exc, func, action):
+    """The message for a request the installed client library cannot express (proto-plus raises "Unknown field
+    for MESSAGE: FIELD" for a field newer than the library), naming the package and version to install."""
+    text = str(exc)
+    if "Unknown field" not in text:
+        return None
+    owner = type(getattr(func, "__self__", None)).__module__ or ""
+    for prefix, package, minimum in LIBRARIES:
+        if owner.startswith(prefix):
+            try:
+                from importlib.metadata import version  # pylint: disable=import-outside-toplevel
+                installed = version(package)
+            except Exception:  # pylint: disable=broad-except
+                installed = "(version unknown)"
+            return ("Failed to %s: the installed %s %s is too old for this collection (%s). Install %s>=%s, as the "
+                    "collection's requirements.txt says." % (action, package, installed, text, package, minimum))
+    return ("Failed to %s: a client library is too old for this collection (%s). Install the versions the "
+            "collection's requirements.txt names." % (action, text))
+

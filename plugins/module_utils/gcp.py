@@ -16,7 +16,7 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_requ
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.auth import (
     AUTH_KINDS, CredentialsError, get_credentials, keep_on_endpoint)
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.diff import diff_result
-from ansible_collections.gke_inference.multicluster.plugins.module_utils.errors import explain
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.errors import explain, library_too_old
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.operations import (
     OperationError, OperationTimeout, Waiter, compute_state, container_state, longrunning_state)
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.retry import RetryPolicy
@@ -172,6 +172,11 @@ class GcpModule(AnsibleModule):
             self.fail_api(exc, action, context)
         except gexc.RetryError as exc:
             self.fail_json(msg="Failed to %s: %s" % (action, exc))
+        except (ValueError, KeyError, TypeError) as exc:
+            message = library_too_old(exc, func, action)
+            if message is None:
+                raise
+            self.fail_json(msg=message)
         except auth_exceptions.GoogleAuthError as exc:
             self.fail_json(msg="Failed to %s: the credentials were refused or could not be refreshed (%s). Check "
                                "auth_kind and service_account_file / access_token (an access token expires after "

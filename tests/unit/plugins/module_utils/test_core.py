@@ -262,3 +262,54 @@ def test_validation_messages():
     assert validation.name_error("name", "Bad_Name").startswith("name: 'Bad_Name'")
     assert validation.overlaps([("a", "10.0.0.0/16"), ("b", "10.0.1.0/24"), ("c", "10.1.0.0/24")]) == [
         "a (10.0.0.0/16) overlaps b (10.0.1.0/24): give every node and proxy-only subnet its own range."]
+
+
+def test_a_client_library_too_old_names_the_package_to_install():
+    class ClusterManagerClient:  # pylint: disable=too-few-public-methods
+        def create_node_pool(self):
+            raise ValueError("Unknown field for NodeNetworkConfig: accelerator_network_profile")
+    ClusterManagerClient.__module__ = "google.cloud.container_v1.services.cluster_manager.client"
+    client = ClusterManagerClient()
+    try:
+        client.create_node_pool()
+    except ValueError as exc:
+        message = errors.library_too_old(exc, client.create_node_pool, "create node pool p")
+    assert message.startswith("Failed to create node pool p: the installed google-cloud-container ")
+    assert "accelerator_network_profile" in message and "Install google-cloud-container>=2.65.0" in message
+    assert errors.library_too_old(ValueError("something else"), client.create_node_pool, "x") is None
+
+
+def test_the_library_bounds_are_those_of_requirements_txt():
+    import os  # pylint: disable=import-outside-toplevel
+    import re  # pylint: disable=import-outside-toplevel
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+    with open(os.path.join(root, "requirements.txt"), encoding="utf-8") as handle:
+        bounds = dict(re.findall(r"^([a-z0-9-]+)(?:\[[a-z]+\])?>=([0-9.]+)", handle.read(), re.M))
+    for _prefix, package, minimum in errors.LIBRARIES:
+        assert tuple(int(x) for x in bounds[package].split(".")) == tuple(int(x) for x in minimum.split("."))[
+            :len(bounds[package].split("."))], (package, bounds[package], minimum)
+
+
+def test_the_execution_environment_pins_fall_within_the_collection_ranges():
+    import os  # pylint: disable=import-outside-toplevel
+    import re  # pylint: disable=import-outside-toplevel
+
+    from packaging.requirements import Requirement  # pylint: disable=import-outside-toplevel
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+
+    def requirements(name):
+        with open(os.path.join(root, name), encoding="utf-8") as handle:
+            return {r.name: r for r in (Requirement(line) for line in handle.read().splitlines()
+                                        if line.strip() and not line.startswith(("#", "-r")))}
+    ranges, pins = requirements("requirements.txt"), requirements("awx/ee-python-requirements.txt")
+    assert set(pins) == set(ranges)
+    for name, pin in pins.items():
+        version = str(pin.specifier).lstrip("=")
+        assert ranges[name].specifier.contains(version), (name, version, str(ranges[name].specifier))
+    with open(os.path.join(root, "galaxy.yml"), encoding="utf-8") as handle:
+        galaxy = handle.read()
+    with open(os.path.join(root, "awx", "ee-requirements.yml"), encoding="utf-8") as handle:
+        ee = handle.read()
+    assert 'kubernetes.core: ">=5.0.0,<7.0.0"' in galaxy and re.search(r'kubernetes.core\n\s+version: "6\.2\.0"', ee)
