@@ -134,4 +134,3 @@ def library_too_old(exc, func, action):
                     "collection's requirements.txt says." % (action, package, installed, text, package, minimum))
     return ("Failed to %s: a client library is too old for this collection (%s). Install the versions the "
             "collection's requirements.txt names." % (action, text))
-

@@ -152,10 +152,10 @@ def main():
         user = exec_user(p["path"], kind, p, keep_on_endpoint=bool(p.get("api_endpoint")))
     else:  # an access token or a key given as contents: nothing the helper could refresh from without a secret
         user = {"token": credentials.token}
-        module.warn("The kubeconfig %s holds an access token that expires in about an hour (auth_kind %s%s): runs "
+        given = "%s with service_account_contents" % kind if kind == "serviceaccount" else kind
+        module.warn("The kubeconfig %s holds an access token that expires in about an hour (auth_kind %s): runs "
                     "longer than that lose the cluster. Use service_account_file or Application Default Credentials "
-                    "for a kubeconfig that renews its token." % (p["path"], kind, " with service_account_contents"
-                                                                  if kind == "serviceaccount" else ""))
+                    "for a kubeconfig that renews its token." % (p["path"], given))
     config = {
         "apiVersion": "v1", "kind": "Config", "current-context": context,
         "clusters": [{"name": context, "cluster": {

@@ -270,10 +270,9 @@ def test_a_client_library_too_old_names_the_package_to_install():
             raise ValueError("Unknown field for NodeNetworkConfig: accelerator_network_profile")
     ClusterManagerClient.__module__ = "google.cloud.container_v1.services.cluster_manager.client"
     client = ClusterManagerClient()
-    try:
+    with pytest.raises(ValueError) as raised:
         client.create_node_pool()
-    except ValueError as exc:
-        message = errors.library_too_old(exc, client.create_node_pool, "create node pool p")
+    message = errors.library_too_old(raised.value, client.create_node_pool, "create node pool p")
     assert message.startswith("Failed to create node pool p: the installed google-cloud-container ")
     assert "accelerator_network_profile" in message and "Install google-cloud-container>=2.65.0" in message
     assert errors.library_too_old(ValueError("something else"), client.create_node_pool, "x") is None
