@@ -104,7 +104,7 @@ case "$part" in
     exit $status ;;
   all)
     started=$(date +%s)
-    rm -rf "$snapshots"
+    rm -rf "$snapshots" tests/output/lane-*.log tests/output/lane-*.log.summary
     use_snapshot=yes
     mkdir -p tests/output
     # Three lanes on two cores (much of each lane waits for emulated operations and health checks).
