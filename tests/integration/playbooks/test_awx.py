@@ -24,7 +24,7 @@ PlaybookLoader.add_constructor("!unsafe", lambda loader, node: loader.construct_
 
 def test_ansible_builder_creates_the_build_context(tmp_path):
     work = tmp_path / "src"
-    for name in ("execution-environment.yml", "requirements.txt", "bindep.txt", "awx/ee-requirements.yml"):
+    for name in ("execution-environment.yml", "awx/ee-python-requirements.txt", "bindep.txt", "awx/ee-requirements.yml"):
         (work / os.path.dirname(name)).mkdir(parents=True, exist_ok=True)
         shutil.copy(os.path.join(ROOT, name), work / name)
     build = subprocess.run([os.path.join(BIN, "ansible-galaxy"), "collection", "build", ROOT, "--output-path",
@@ -38,10 +38,12 @@ def test_ansible_builder_creates_the_build_context(tmp_path):
     assert "quay.io/ansible/awx-ee:24.6.1" in containerfile
     assert "COPY _build/collections/ /build/collections/" in containerfile
     assert (context / "_build" / "collections" / "gke_inference-multicluster-0.1.0.tar.gz").exists()
-    assert "google-cloud-container" in (context / "_build" / "requirements.txt").read_text()
+    # the Python packages pinned, at the versions the suite runs
+    assert "google-cloud-container==2.67.0" in (context / "_build" / "requirements.txt").read_text()
     galaxy = yaml.safe_load((context / "_build" / "requirements.yml").read_text())
     assert {c["name"] for c in galaxy["collections"]} == {
         "kubernetes.core", "/build/collections/gke_inference-multicluster-0.1.0.tar.gz"}
+    assert [c["version"] for c in galaxy["collections"] if c["name"] == "kubernetes.core"] == ["6.2.0"]
 
 
 def test_configure_playbook_and_surveys(tmp_path):
