@@ -70,20 +70,25 @@ def launcher_path():
     if os.environ.get("GKE_INFERENCE_TURBO", "1").strip().lower() in ("0", "false", "no", "off") \
             or not os.path.isdir("/proc/self") or not os.path.isfile(TURBO):
         return sys.executable
-    folder = os.path.join(tempfile.gettempdir(), "gke-inference-turbo-%d" % os.getuid())
-    if not os.path.isdir(folder):
-        os.makedirs(folder, 0o700)
-    info = os.stat(folder)
-    if info.st_uid != os.getuid() or info.st_mode & 0o077:
-        return sys.executable  # not a folder only we can enter
-    text = LAUNCHER % {"python": sys.executable, "turbo": TURBO, "heavy": HEAVY}
-    path = os.path.join(folder, "python-%08x" % zlib.crc32(text.encode()))
-    if not os.path.exists(path):
-        handle, temp = tempfile.mkstemp(dir=folder, prefix=".launcher-")
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-        os.chmod(temp, 0o700)
-        os.rename(temp, path)
+    if len(sys.executable) > 120 or any(c.isspace() for c in sys.executable):
+        return sys.executable  # not a path every kernel takes on a #! line
+    try:
+        folder = os.path.join(tempfile.gettempdir(), "gke-inference-turbo-%d" % os.getuid())
+        if not os.path.isdir(folder):
+            os.makedirs(folder, 0o700)
+        info = os.stat(folder)
+        if info.st_uid != os.getuid() or info.st_mode & 0o077:
+            return sys.executable  # not a folder only we can enter
+        text = LAUNCHER % {"python": sys.executable, "turbo": TURBO, "heavy": HEAVY}
+        path = os.path.join(folder, "python-%08x" % zlib.crc32(text.encode()))
+        if not os.path.exists(path):
+            handle, temp = tempfile.mkstemp(dir=folder, prefix=".launcher-")
+            with os.fdopen(handle, "w") as out:
+                out.write(text)
+            os.chmod(temp, 0o700)
+            os.rename(temp, path)
+    except OSError:
+        return sys.executable  # no launcher: modules run in their own process, as without it
     return path
 
 
