@@ -79,14 +79,24 @@ class Kube:
                 module.params["kubeconfig"], exc))
 
     def resource(self, api_version, kind):
-        try:
-            return self.client.resources.get(api_version=api_version, kind=kind)
-        except ResourceNotFoundError:
-            self.client.resources.invalidate_cache()
+        """The API resource of ``kind`` in ``api_version``, or None. ``GROUP/*`` finds the kind in whichever
+        version of the group the cluster serves (its preferred one first), for kinds whose version is not
+        documented."""
+        group, _sep, version = api_version.rpartition("/")
+        for attempt in range(2):
             try:
-                return self.client.resources.get(api_version=api_version, kind=kind)
+                if version == "*":
+                    found = sorted(self.client.resources.search(group=group, kind=kind),
+                                   key=lambda r: not getattr(r, "preferred", False))
+                    if found:
+                        return found[0]
+                else:
+                    return self.client.resources.get(api_version=api_version, kind=kind)
             except ResourceNotFoundError:
-                return None
+                pass
+            if attempt == 0:
+                self.client.resources.invalidate_cache()
+        return None
 
     def get(self, api_version, kind, name, namespace=None):
         resource = self.resource(api_version, kind)

@@ -367,7 +367,8 @@ def main():
     result.record(gateway, changed, before, after)
 
     def pool_import():
-        return kube.get(GKE_API, IMPORT["kind"], p["pool_name"])
+        # GKE's documentation names the import's group only (it is only ever referenced): any served version
+        return kube.get(IMPORT["group"] + "/*", IMPORT["kind"], p["pool_name"])
     found = pool_import() is not None
     if not found and p["wait"] and not module.check_mode:
         found = kube.poll(lambda: pool_import() is not None, p["import_timeout"], p["poll_interval"])

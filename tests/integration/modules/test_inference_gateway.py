@@ -98,6 +98,16 @@ def test_what_the_collection_stops_setting_is_removed(gcp, config_cluster):
     assert not run(gcp, kubeconfig, backend_policy={"preferred_region": ""})["changed"]
 
 
+def test_the_pool_import_is_found_in_whichever_version_the_cluster_serves(gcp, config_cluster):
+    """GKE documents GCPInferencePoolImport's group (networking.gke.io), never its version: the module finds the
+    kind through API discovery, so a cluster that serves it as v1alpha1 works too."""
+    kube, kubeconfig = config_cluster
+    with gcp.emu.lock:
+        kube.kinds[("networking.gke.io", "gcpinferencepoolimports")].versions = ["v1alpha1"]
+    result = run(gcp, kubeconfig)
+    assert result["changed"] and result["pool_import"] and result["programmed"], result
+
+
 def test_absent_removes_everything_and_is_idempotent(gcp, config_cluster):
     kube, kubeconfig = config_cluster
     assert run(gcp, kubeconfig)["changed"]
