@@ -85,7 +85,9 @@ if __name__ == "__main__":
 '''
 
 
-def _write(path, text, mode):
+def write_file(path, text, mode):
+    """Write ``text`` to ``path`` with ``mode`` at once (a temporary file renamed over it): a reader never sees
+    half a file, nor the file with a looser mode."""
     handle, temp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
     with os.fdopen(handle, "w") as out:
         out.write(text)
@@ -97,7 +99,7 @@ def exec_user(kubeconfig_path, kind, params, keep_on_endpoint):
     """The kubeconfig ``user`` entry that runs the helper (written beside ``kubeconfig_path``)."""
     directory = os.path.dirname(os.path.abspath(kubeconfig_path))
     helper = os.path.join(directory, ".gke-inference-auth.py")
-    _write(helper, HELPER, 0o700)
+    write_file(helper, HELPER, 0o700)
     cache = os.path.abspath(kubeconfig_path) + ".token"
     try:
         os.remove(cache)  # a token of earlier credentials must not outlive a change of them

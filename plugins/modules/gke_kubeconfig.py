@@ -100,11 +100,10 @@ context:
 import base64
 import json
 import os
-import tempfile
 
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.container import Gke
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.auth import select_auth_kind
-from ansible_collections.gke_inference.multicluster.plugins.module_utils.kube_auth import REFRESHABLE, exec_user
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.kube_auth import REFRESHABLE, exec_user, write_file
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.gcp import GcpModule
 
 
@@ -166,11 +165,7 @@ def main():
     if not config["clusters"][0]["cluster"]["certificate-authority-data"]:
         module.fail_json(msg="cluster: %s has no CA certificate yet; wait until it is RUNNING." % p["cluster"])
     base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"])
-    handle, temp = tempfile.mkstemp(dir=directory, prefix=".kubeconfig-")
-    with os.fdopen(handle, "w") as out:
-        json.dump(config, out)
-    os.chmod(temp, 0o600)
-    os.rename(temp, p["path"])
+    write_file(os.path.join(directory, os.path.basename(p["path"])), json.dumps(config), 0o600)
     module.exit_json(changed=False, path=p["path"], host=host, context=context)
 
 
