@@ -27,7 +27,7 @@ from emulator.__main__ import load_latency, make_service_account  # noqa: E402
 
 PROJECT = "test-project-1"
 BASE_SERVICES = ("compute.googleapis.com", "container.googleapis.com", "cloudresourcemanager.googleapis.com",
-                 "storage.googleapis.com", "serviceusage.googleapis.com", "gkehub.googleapis.com")
+                 "storage.googleapis.com", "serviceusage.googleapis.com", "gkehub.googleapis.com", "iam.googleapis.com")
 
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", None)

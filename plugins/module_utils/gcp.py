@@ -92,6 +92,7 @@ class GcpModule(AnsibleModule):
         self.waiter = Waiter(self.retry, timeout=self.params.get("timeout") or 1800)
         self._clients = {}
         self._credentials = None
+        self._session = None
 
     # -- identity ------------------------------------------------------------------------------
     @property
@@ -182,30 +183,40 @@ class GcpModule(AnsibleModule):
                                "auth_kind and service_account_file / access_token (an access token expires after "
                                "an hour)." % (action, exc))
 
-    def service_identity(self, service):
-        """Have Service Usage create ``service``'s service agent for the project (if it does not exist yet)
-        and return its email. v1beta1 only, which the client library does not have: a REST call with the
-        module's credentials, under the same retry policy, error messages and operation waiter."""
+    def rest(self, host, method, path, action, missing_ok=False, conflict_ok=False, **kwargs):
+        """A REST call to ``https://<host>`` (or the api_endpoint override) for what the client libraries do
+        not offer over REST (Service Usage v1beta1, IAM v1 service accounts), with the module's credentials,
+        under the same retry policy and error messages as :meth:`call`; a 404 answers None with
+        ``missing_ok``, a 409 (already exists) with ``conflict_ok``."""
         from google.auth.transport.requests import AuthorizedSession
 
-        base = (self.params.get("api_endpoint") or "https://serviceusage.googleapis.com").rstrip("/")
-        session = AuthorizedSession(self.credentials)
-        action = "create the service agent of %s" % service
+        if self._session is None:
+            self._session = AuthorizedSession(self.credentials)
+        base = (self.params.get("api_endpoint") or "https://" + host).rstrip("/")
 
-        def request(method, path, **kwargs):
-            response = session.request(method, base + path, timeout=60, **kwargs)
+        def request():
+            response = self._session.request(method, base + path, timeout=60, **kwargs)
+            if response.status_code == 409 and conflict_ok:
+                return None
             if response.status_code >= 400:
                 raise gexc.from_http_response(response)
-            return response.json()
-        op = self.call(action, request, "POST", "/v1beta1/projects/%s/services/%s:generateServiceIdentity"
-                       % (self.project, service), json={})
+            return response.json() if response.content else {}
+        return self._guarded(action, None, missing_ok, request)
+
+    def service_identity(self, service):
+        """Have Service Usage create ``service``'s service agent for the project (if it does not exist yet)
+        and return its email (v1beta1 only, which the client library does not have), waiting for the
+        operation with the shared waiter."""
+        host, action = "serviceusage.googleapis.com", "create the service agent of %s" % service
+        op = self.rest(host, "POST", "/v1beta1/projects/%s/services/%s:generateServiceIdentity"
+                       % (self.project, service), action, json={})
 
         def state(current):
             if not current.get("done"):
                 return False, None
             error = current.get("error")
             return True, ((error.get("message"), error.get("code"), None) if error else None)
-        done = self._wait(op, lambda current: self.retry.call(request, "GET", "/v1beta1/" + current["name"]),
+        done = self._wait(op, lambda current: self.rest(host, "GET", "/v1beta1/" + current["name"], action),
                           state, action)
         return (done.get("response") or {}).get("email")
 

@@ -81,6 +81,11 @@ options:
     description: Machine type of the default node pool (at creation).
     type: str
     default: e2-standard-16
+  service_account:
+    description:
+      - Email of the service account the default node pool's nodes run as (at creation). Unset, GKE uses the
+        Compute Engine default service account; the clusters role passes its dedicated least-privilege account.
+    type: str
   state:
     description: Whether the cluster should exist.
     type: str
@@ -180,6 +185,7 @@ def main():
             hpa_profile=dict(type="str", choices=["PERFORMANCE", "NONE"], default="PERFORMANCE"),
             initial_node_count=dict(type="int", default=1),
             machine_type=dict(type="str", default="e2-standard-16"),
+            service_account=dict(type="str"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         ),
         timeout=2700,
@@ -207,7 +213,8 @@ def main():
             body = dict(desired, node_pools=[dict(
                 name="default-pool", initial_node_count=p["initial_node_count"],
                 config=dict(machine_type=p["machine_type"], oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
-                            workload_metadata_config=dict(mode="GKE_METADATA")))])
+                            workload_metadata_config=dict(mode="GKE_METADATA"),
+                            service_account=p["service_account"] or "default"))])
             body = dict((k, v) for k, v in body.items() if v is not None)
             gke.run("create cluster %s in %s" % (p["name"], p["location"]), "create_cluster",
                     request=dict(parent="projects/%s/locations/%s" % (module.project, p["location"]), cluster=body))

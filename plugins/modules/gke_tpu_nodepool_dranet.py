@@ -84,6 +84,12 @@ options:
       - C(true) on a machine type without managed DRANET is an error, before any API call.
       - "Source: U(https://docs.cloud.google.com/kubernetes-engine/docs/how-to/allocate-network-resources-dra)."
     type: bool
+  service_account:
+    description:
+      - Email of the service account the nodes run as. Unset, GKE uses the Compute Engine default service account
+        (C(default)), which GKE advises against; the clusters role passes its dedicated least-privilege account.
+      - Fixed at creation: GKE cannot change it on an existing pool, so a different value fails with the steps to take.
+    type: str
   labels:
     description: Extra Kubernetes node labels.
     type: dict
@@ -165,7 +171,8 @@ def desired_pool(p):
     if p["dranet"]:
         labels[DRA_LABEL] = "true"
     config = dict(machine_type=p["machine_type"], oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
-                  workload_metadata_config=dict(mode="GKE_METADATA"), labels=labels, spot=p["spot"] or None)
+                  workload_metadata_config=dict(mode="GKE_METADATA"), labels=labels, spot=p["spot"] or None,
+                  service_account=p["service_account"] or "default")
     if not tpu:
         gpu_type, gpu_count = GPU_MACHINES[p["machine_type"]]
         config["accelerators"] = [dict(accelerator_type=p["gpu_type"] or gpu_type, accelerator_count=p["gpu_count"] or gpu_count,
@@ -206,6 +213,7 @@ def main():
             spot=dict(type="bool", default=False),
             dranet=dict(type="bool"),
             labels=dict(type="dict", default={}),
+            service_account=dict(type="str"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         ),
         timeout=2700,

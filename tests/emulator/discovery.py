@@ -25,8 +25,12 @@ APIS = {
     "gkehub": ("gkehub.v1.json", "gkehub.googleapis.com", "google.cloud.gkehub_v1.types"),
     # only what v1 lacks: generating a service agent (and polling that operation the v1beta1 way)
     "serviceusage_v1beta1": ("serviceusage.v1beta1.json", "serviceusage.googleapis.com", None),
+    # IAM v1: only a project's service accounts (the node service account of the clusters role)
+    "iam": ("iam.v1.json", "iam.googleapis.com", None),
 }
-ONLY = {"serviceusage_v1beta1": ("serviceusage.services.generateServiceIdentity", "serviceusage.operations.get")}
+ONLY = {"serviceusage_v1beta1": ("serviceusage.services.generateServiceIdentity", "serviceusage.operations.get"),
+        "iam": ("iam.projects.serviceAccounts.create", "iam.projects.serviceAccounts.get",
+                "iam.projects.serviceAccounts.patch", "iam.projects.serviceAccounts.delete")}
 
 
 def proto_enums(types_module):

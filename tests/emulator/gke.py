@@ -6,7 +6,7 @@ import re
 from .compute import ref_path
 from .core import ApiError, handler, now_rfc3339
 from .kube import KubeCluster
-from .others import lro_json
+from .others import lro_json, service_account_exists
 
 NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
 # What GKE accepts for the accelerator shapes the collection uses (machine type -> facts).
@@ -66,9 +66,14 @@ def container_op_json(op):
     return body
 
 
-def _check_node_pool(pool, location):
+def _check_node_pool(pool, location, emu):
     config = pool.get("config", {})
     machine = config.get("machineType", "e2-medium")
+    # nodes run as config.serviceAccount, "default" (the Compute Engine default account) when unset; GKE
+    # refuses an account that does not exist
+    config.setdefault("serviceAccount", "default")
+    if config["serviceAccount"] != "default" and not service_account_exists(emu, config["serviceAccount"]):
+        raise _bad("Service account \"%s\" does not exist." % config["serviceAccount"])
     network = pool.get("networkConfig", {})
     if "acceleratorNetworkProfile" in network and network["acceleratorNetworkProfile"] != "auto":
         raise _bad("networkConfig.acceleratorNetworkProfile: only 'auto' is supported.")
@@ -124,7 +129,7 @@ def cluster_create(ctx):
     pools = cluster.pop("nodePools", None) or [{
         "name": "default-pool", "initialNodeCount": cluster.pop("initialNodeCount", 3),
         "config": cluster.pop("nodeConfig", {})}]
-    cluster["nodePools"] = [_check_node_pool(dict(p), location) for p in pools]
+    cluster["nodePools"] = [_check_node_pool(dict(p), location, ctx.emu) for p in pools]
     number = ctx.emu.project(project)["number"]
     cluster.update({
         "status": "PROVISIONING", "location": location, "zone": location, "createTime": now_rfc3339(),
@@ -239,7 +244,7 @@ def pool_create(ctx):
         raise ApiError(409, "Already exists: node pool %s." % pool["name"])
     if cluster["status"] != "RUNNING":
         raise ApiError(400, "Cluster is not running (status %s)." % cluster["status"], status="FAILED_PRECONDITION")
-    _check_node_pool(pool, ctx.param("locationsId"))
+    _check_node_pool(pool, ctx.param("locationsId"), ctx.emu)
     cluster["nodePools"].append(pool)
     target = "%s/nodePools/%s" % (key.split(":", 1)[1], pool["name"])
 
@@ -252,6 +257,10 @@ def pool_create(ctx):
     op_holder[0].info["on_error"] = failed
     stall = ctx.emu.take_fault(ctx.method.id, "condition")
     if stall:  # as GKE does on a stockout: the operation keeps running, the pool says why
+        codes = ctx.emu.registry.apis["container"].doc["schemas"]["StatusCondition"]["properties"]["code"]["enum"]
+        if stall["condition"].get("code") not in codes:
+            raise ValueError("emulator: a planted condition's code must be a StatusCondition.Code value (%s), not %r"
+                             % (", ".join(codes), stall["condition"].get("code")))
         pool["conditions"] = [stall["condition"]]
         op_holder[0].done_at += stall.get("stall_seconds", 3600)
     return status, body
@@ -290,7 +299,9 @@ def pool_set_autoscaling(ctx):
     if autoscaling.get("enabled") and int(autoscaling.get("minNodeCount", 0)) > int(autoscaling.get("maxNodeCount", 0)):
         raise _bad("autoscaling.minNodeCount must not exceed maxNodeCount.")
     target = "%s/nodePools/%s" % (key.split(":", 1)[1], pool["name"])
-    return _container_op(ctx, "SET_NODE_POOL_AUTOSCALING", target, lambda: pool.update(autoscaling=autoscaling))
+    # Operation.operationType has no autoscaling value in the container v1 discovery document; an older client
+    # library (protobuf 4) refuses a value outside the enum, so only enum values are sent
+    return _container_op(ctx, "UPDATE_CLUSTER", target, lambda: pool.update(autoscaling=autoscaling))
 
 
 @handler("container.projects.locations.operations.get")

@@ -13,7 +13,8 @@ Each one is small and says what it checks, because the collection is tested agai
 - multi-cluster Gateways on the fleet's config cluster get their named regional addresses and
   ``Programmed`` after ``kube.gateway_program``; InferencePools annotated
   ``networking.gke.io/export: "True"`` on fleet members produce a ``GCPInferencePoolImport`` on the
-  config cluster after ``kube.pool_import``; HPAs report whether the custom metrics API exists.
+  config cluster after ``kube.pool_import``; HPAs report whether the custom metrics API exists and
+  whether the metrics could leave the nodes at all (the nodes' service account may write time series).
 """
 
 import hashlib
@@ -31,6 +32,12 @@ READ_ROLES = {"roles/storage.objectViewer", "roles/storage.objectUser", "roles/s
 WRITE_ROLES = {"roles/storage.objectUser", "roles/storage.objectAdmin", "roles/storage.admin",
                "roles/storage.objectCreator"}
 DRA_LABEL = "cloud.google.com/gke-networking-dra-driver"
+# Roles that hold monitoring.timeSeries.create, which managed Prometheus' collectors on a node need to write
+# the workload's metrics with the node's service account (IAM roles reference: Monitoring roles, basic roles;
+# GKE: "Use least privilege service accounts for your nodes", roles/container.defaultNodeServiceAccount).
+# Seed 003 step 6 names roles/monitoring.metricWriter for the nodes.
+METRIC_WRITER_ROLES = {"roles/monitoring.metricWriter", "roles/monitoring.editor", "roles/monitoring.admin",
+                       "roles/container.defaultNodeServiceAccount", "roles/editor", "roles/owner"}
 # What the emulated Hugging Face hub holds: model id -> (gated, number of weight shards, shard GiB).
 HF_MODELS = {
     "google/gemma-3-27b-it": (True, 12, 4.6),
@@ -617,15 +624,46 @@ def hpa_status(kube, hpa):
     desired = min(max(current, int(spec.get("minReplicas", 1))), int(spec["maxReplicas"]))
     custom = [m for m in spec.get("metrics") or [] if m.get("type") in ("Pods", "Object")]
     adapter = kube.get("apiregistration.k8s.io", "apiservices", "", "v1beta1.custom.metrics.k8s.io")
-    active = deployment is not None and (not custom or adapter is not None)
+    metric = custom[0].get("pods", {}).get("metric", {}).get("name") if custom else None
+    written = not custom or deployment is None or _metrics_written(kube, deployment)
+    active = deployment is not None and (not custom or adapter is not None) and written
     reason = "ValidMetricFound" if active else ("FailedGetScale" if deployment is None else "FailedGetPodsMetric")
     message = "the HPA was able to successfully calculate a replica count" if active else (
         "deployments/scale.apps \"%s\" not found" % target.get("name") if deployment is None else
-        "unable to get metric %s: no custom metrics API (custom.metrics.k8s.io) registered"
-        % custom[0].get("pods", {}).get("metric", {}).get("name"))
+        "unable to get metric %s: no custom metrics API (custom.metrics.k8s.io) registered" % metric
+        if adapter is None else
+        "unable to get metric %s: unable to fetch metrics from custom metrics API: no metrics returned from "
+        "custom metrics API" % metric)
     kube.set_status(hpa, {"currentReplicas": current, "desiredReplicas": desired, "conditions": [
         {"type": "AbleToScale", "status": str(deployment is not None), "reason": "SucceededGetScale"},
         {"type": "ScalingActive", "status": str(active), "reason": reason, "message": message}]})
+
+
+def node_service_account(kube, pool_name):
+    """The email the nodes of a pool run as (``default``: the project's Compute Engine default account)."""
+    for pool in kube.cluster.get("nodePools", []):
+        if pool["name"] == pool_name:
+            account = pool.get("config", {}).get("serviceAccount") or "default"
+            if account == "default":
+                number = kube.emu.projects.get(kube.project, {}).get("number", "0")
+                account = "%s-compute@developer.gserviceaccount.com" % number
+            return account
+    return None
+
+
+def _metrics_written(kube, deployment):
+    """Whether the Deployment's pods' metrics reach Cloud Monitoring: the service account of a node that runs
+    one of them holds a role with monitoring.timeSeries.create on the project."""
+    policy = kube.emu.get("cloudresourcemanager:iam/" + kube.project) or {}
+    writers = {m for b in policy.get("bindings", []) if b.get("role") in METRIC_WRITER_ROLES
+               for m in b.get("members", [])}
+    for pod in _owned(kube, deployment):
+        node = kube.get("", "nodes", "", pod.get("spec", {}).get("nodeName") or "")
+        pool = ((node or {}).get("metadata", {}).get("labels") or {}).get("cloud.google.com/gke-nodepool")
+        account = node_service_account(kube, pool) if pool else None
+        if account and "serviceAccount:" + account in writers:
+            return True
+    return False
 
 
 # -- fleet: config cluster, pool export/import, gateways ---------------------------------------

@@ -1,5 +1,5 @@
-"""Cloud Storage (buckets, bucket IAM, objects), Resource Manager v3 (projects, project IAM) and
-Service Usage v1 (services, operations)."""
+"""Cloud Storage (buckets, bucket IAM, objects), Resource Manager v3 (projects, project IAM),
+Service Usage v1 (services, operations) and IAM v1 (a project's service accounts)."""
 
 import hashlib
 import re
@@ -31,6 +31,19 @@ KNOWN_SERVICES = {
 # account that does not exist ("Service account ... does not exist", HTTP 400, as issue threads of
 # GoogleCloudPlatform/generative-ai #944 and hashicorp/terraform-provider-google #9969 show it).
 AGENT_RE = re.compile(r"^serviceAccount:(service-(\d+)@gcp-sa-[a-z0-9-]+\.iam\.gserviceaccount\.com)$")
+# A user-managed service account, ACCOUNT@PROJECT.iam.gserviceaccount.com: it exists once IAM created it
+# (projects.serviceAccounts.create); a policy naming one that does not exist is refused the same way.
+USER_SA_RE = re.compile(r"^serviceAccount:([^@\s]+@([^.@\s]+)\.iam\.gserviceaccount\.com)$")
+
+
+def service_account_exists(emu, email):
+    """Whether a service account of an emulated project exists (accounts of unknown projects are taken on
+    trust; the Compute Engine default account ``NUMBER-compute@developer...`` always exists, and so does the
+    account of a key the emulator issued)."""
+    match = USER_SA_RE.match("serviceAccount:" + email)
+    if match and match.group(2) in emu.projects and email not in emu.keys:
+        return email in emu.projects[match.group(2)].get("service_accounts", {})
+    return True
 
 
 def check_policy(policy, emu=None):
@@ -47,6 +60,9 @@ def check_policy(policy, emu=None):
             agent = AGENT_RE.match(member)
             if emu is not None and agent and agent.group(1) not in agents:
                 raise ApiError(400, "Service account %s does not exist." % agent.group(1))
+            if emu is not None and member.startswith("serviceAccount:") and \
+                    not service_account_exists(emu, member.split(":", 1)[1]):
+                raise ApiError(400, "Service account %s does not exist." % member.split(":", 1)[1])
 
 
 # -- Cloud Storage ----------------------------------------------------------------------------
@@ -321,3 +337,67 @@ def lro_json(op):
     elif op.done:
         body["response"] = op.response
     return body
+
+
+# -- IAM v1: service accounts -----------------------------------------------------------------
+# accountId: 6-30 characters, [a-z]([-a-z0-9]*[a-z0-9]) (CreateServiceAccountRequest in iam.v1.json);
+# only displayName and description are user-assignable (the same document).
+ACCOUNT_ID_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])$")
+
+
+def _account(ctx):
+    """The service account named by the path: an email or a unique id, in a project or in ``-``."""
+    ref = ctx.param("serviceAccountsId")
+    for project in ctx.emu.projects.values():
+        for email, account in project.get("service_accounts", {}).items():
+            if ref in (email, account["uniqueId"]):
+                return project, email, account
+    raise ApiError(404, "Unknown service account", status="NOT_FOUND")
+
+
+@handler("iam.projects.serviceAccounts.create")
+def service_account_create(ctx):
+    project = ctx.emu.project(ctx.param("projectsId"))
+    account_id = ctx.body.get("accountId", "")
+    if not (6 <= len(account_id) <= 30 and ACCOUNT_ID_RE.match(account_id)):
+        raise ApiError(400, "Invalid account id: %s. It must be 6-30 characters long and match "
+                            "[a-z]([-a-z0-9]*[a-z0-9])." % account_id, status="INVALID_ARGUMENT")
+    email = "%s@%s.iam.gserviceaccount.com" % (account_id, project["projectId"])
+    accounts = project.setdefault("service_accounts", {})
+    if email in accounts:
+        raise ApiError(409, "Service account %s already exists within project projects/%s."
+                       % (account_id, project["projectId"]), status="ALREADY_EXISTS")
+    given = ctx.body.get("serviceAccount") or {}
+    unique = str(int(hashlib.sha256(email.encode()).hexdigest(), 16) % 10 ** 21)
+    accounts[email] = {"name": "projects/%s/serviceAccounts/%s" % (project["projectId"], email),
+                       "projectId": project["projectId"], "uniqueId": unique, "email": email,
+                       "displayName": given.get("displayName", ""), "description": given.get("description", ""),
+                       "etag": "MDEwMjE5MjA=", "oauth2ClientId": unique}
+    return 200, accounts[email]
+
+
+@handler("iam.projects.serviceAccounts.get")
+def service_account_get(ctx):
+    return 200, _account(ctx)[2]
+
+
+@handler("iam.projects.serviceAccounts.patch")
+def service_account_patch(ctx):
+    account = _account(ctx)[2]
+    mask = [f.strip() for f in (ctx.body.get("updateMask") or "").split(",") if f.strip()]
+    unknown = [f for f in mask if f not in ("displayName", "description", "display_name")]
+    if not mask or unknown:
+        raise ApiError(400, "updateMask must name displayName and/or description%s."
+                       % (" (not %s)" % ", ".join(unknown) if unknown else ""), status="INVALID_ARGUMENT")
+    given = ctx.body.get("serviceAccount") or {}
+    for field in mask:
+        field = "displayName" if field == "display_name" else field
+        account[field] = given.get(field, "")
+    return 200, account
+
+
+@handler("iam.projects.serviceAccounts.delete")
+def service_account_delete(ctx):
+    project, email, _account_ = _account(ctx)
+    del project["service_accounts"][email]
+    return 200, {}

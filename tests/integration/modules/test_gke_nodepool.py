@@ -106,7 +106,7 @@ def test_the_api_refuses_dranet_where_gke_has_none(gke):
 def test_a_pool_left_provisioning_by_an_interrupted_run_is_waited_for(gke):
     gcp = gke
     gcp.fault("container.projects.locations.clusters.nodePools.create", stall_seconds=3,
-              condition={"code": "NODES_STARTING", "message": "Nodes are starting."})
+              condition={"code": "UNKNOWN", "message": "Nodes are starting."})
     first = pool(gcp, timeout=1)
     assert first["failed"] and "still running after 1 s" in first["msg"], first
     assert stored_pool(gcp, "tpu-v6e-pool")["status"] == "PROVISIONING"
@@ -132,3 +132,20 @@ def test_quota_error_names_the_quota(gke):
               operation_error={"code": "GCE_QUOTA_EXCEEDED", "message": message})
     result = pool(gcp)
     assert result["failed"] and "Quota exhausted" in result["msg"], result
+
+
+def test_nodes_run_as_their_own_service_account(gke):
+    """GKE refuses a node service account that does not exist; the pool keeps the one it was created with
+    (a different one is an immutable change), and a pool without one runs as the Compute Engine default."""
+    gcp = gke
+    email = "gke-inference-nodes@test-project-1.iam.gserviceaccount.com"
+    missing = pool(gcp, service_account=email)
+    assert missing["failed"] and "does not exist" in missing["msg"], missing
+    assert stored_pool(gcp, "tpu-v6e-pool") is None
+    assert gcp.run("iam_service_account", account_id="gke-inference-nodes")["changed"]
+    assert pool(gcp, service_account=email)["changed"]
+    assert stored_pool(gcp, "tpu-v6e-pool")["config"]["serviceAccount"] == email
+    assert not pool(gcp, service_account=email)["changed"]
+    other = pool(gcp)
+    assert other["failed"] and "config.service_account" in other["msg"], other
+    assert stored_pool(gcp, "default-pool")["config"]["serviceAccount"] == "default"

@@ -77,8 +77,8 @@ def test_bucket_iam_is_non_authoritative(gcp):
 
 def test_project_iam_member_and_concurrency(gcp):
     """Two plays granting on the same project policy at once: both grants land (etag retry)."""
-    members = ["serviceAccount:a@test-project-1.iam.gserviceaccount.com",
-               "serviceAccount:b@test-project-1.iam.gserviceaccount.com"]
+    members = ["serviceAccount:%s" % gcp.run("iam_service_account", account_id=name)["email"]
+               for name in ("member-a", "member-b")]
     gcp.fault("cloudresourcemanager.projects.setIamPolicy", delay=1.0, count=2)
     # two processes, as two Ansible forks would be (in-process runs share stdout and arguments)
     procs = [gcp.start("iam_member", role="roles/container.admin", members=[m]) for m in members]
@@ -144,3 +144,33 @@ def test_access_token_and_contents(gcp):
     result = gcp.run("project_info", auth=False, service_account_contents=contents)
     assert result["project_number"] == "123456789012"
     assert "PRIVATE KEY" not in json.dumps(result)
+
+
+def test_service_account_lifecycle(gcp):
+    """iam_service_account: check mode creates nothing, creation, a no-op re-run, an update of the description
+    only, deletion; IAM (and GKE) refuse an account that does not exist, so the account comes first."""
+    email = "gke-inference-nodes@%s.iam.gserviceaccount.com" % gcp.project
+    refused = gcp.run("iam_member", role="roles/monitoring.metricWriter", members=["serviceAccount:" + email])
+    assert refused["failed"] and "does not exist" in refused["msg"], refused
+    args = dict(account_id="gke-inference-nodes", display_name="GKE nodes", description="nodes")
+    planned = gcp.run("iam_service_account", check=True, **args)
+    assert planned["changed"] and planned["email"] == email and not gcp.emu.projects[gcp.project].get("service_accounts")
+    created = gcp.run("iam_service_account", **args)
+    assert created["changed"] and created["service_account"]["email"] == email, created
+    assert created["diff"]["after"]["displayName"] == "GKE nodes"
+    gcp.control("DELETE", "requests")
+    assert not gcp.run("iam_service_account", **args)["changed"]
+    assert not gcp.requests(mutating=True)
+    updated = gcp.run("iam_service_account", **dict(args, description="the nodes' own"))
+    assert updated["changed"] and updated["changes"] == ["description"], updated
+    assert updated["service_account"]["displayName"] == "GKE nodes"
+    assert gcp.run("iam_member", role="roles/monitoring.metricWriter", members=["serviceAccount:" + email])["changed"]
+    assert gcp.run("iam_service_account", account_id="gke-inference-nodes", state="absent")["changed"]
+    assert not gcp.run("iam_service_account", account_id="gke-inference-nodes", state="absent")["changed"]
+
+
+def test_service_account_bad_input(gcp):
+    before = len(gcp.requests())
+    result = gcp.run("iam_service_account", account_id="Nodes_1", display_name="x" * 101)
+    assert result["failed"] and "account_id: 'Nodes_1'" in result["msg"] and "display_name:" in result["msg"], result
+    assert len(gcp.requests()) == before

@@ -125,3 +125,39 @@ def test_helpers():
                              {"containers": [{"name": "b", "image": "2"}]}, None)
     assert merged == {"containers": [{"name": "a", "image": "1"}, {"name": "b", "image": "2"}]}
     assert yaml.safe_dump(merged)
+
+
+def test_hpa_metrics_need_a_node_service_account_that_may_write_them(kube):
+    """Managed Prometheus writes the pods' metrics with the node's service account: until that account holds a
+    role with monitoring.timeSeries.create on the project, the HPA gets no metric (the Compute Engine default
+    account of a new project holds none)."""
+    server, client = kube
+    emu = server.emu
+    client.resources.get(api_version="apiregistration.k8s.io/v1", kind="APIService").create(body={
+        "apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": "v1beta1.custom.metrics.k8s.io"},
+        "spec": {"group": "custom.metrics.k8s.io", "version": "v1beta1", "groupPriorityMinimum": 100,
+                 "versionPriority": 100, "service": {"name": "adapter", "namespace": "custom-metrics"}}})
+    client.resources.get(api_version="apps/v1", kind="Deployment").create(
+        body=deployment("d", {"app": "d"}), namespace="default")
+    hpas = client.resources.get(api_version="autoscaling/v2", kind="HorizontalPodAutoscaler")
+    hpas.create(namespace="default", body={
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "h"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "d"}, "maxReplicas": 2,
+                 "metrics": [{"type": "Pods", "pods": {"metric": {"name": "prometheus.googleapis.com|m|gauge"},
+                                                       "target": {"type": "AverageValue", "averageValue": "1"}}}]}})
+
+    def scaling_active():
+        status = hpas.get(name="h", namespace="default").status
+        return [(c.status, c.message) for c in status.conditions if c.type == "ScalingActive"][0]
+    active, message = scaling_active()
+    assert active == "False" and "no metrics returned from custom metrics API" in message, message
+    policy = emu.store["cloudresourcemanager:iam/p"]
+    policy["bindings"].append({"role": "roles/monitoring.metricWriter",
+                               "members": ["serviceAccount:1-compute@developer.gserviceaccount.com"]})
+    assert scaling_active()[0] == "True"
+    # a pool of its own service account: the default account's grant no longer helps
+    server.cluster["nodePools"][0]["config"]["serviceAccount"] = "nodes@p.iam.gserviceaccount.com"
+    assert scaling_active()[0] == "False"
+    policy["bindings"].append({"role": "roles/container.defaultNodeServiceAccount",
+                               "members": ["serviceAccount:nodes@p.iam.gserviceaccount.com"]})
+    assert scaling_active()[0] == "True"
