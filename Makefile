@@ -32,4 +32,4 @@ ee: setup
 	$(VENV)/bin/ansible-builder build -f execution-environment.yml -t gke-inference-ee:0.1.0
 
 clean:
-	rm -rf $(VENV) .collections .emulator tests/output dist context
+	rm -rf $(VENV) .venv-min .collections .emulator tests/output dist context

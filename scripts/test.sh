@@ -4,7 +4,8 @@
 # (pytest, against the in-process emulator); the Molecule scenarios. It ends with one line per part
 # and its duration. `scripts/test.sh check` is the fast tier for the edit loop (unit tests, the module
 # and manifest tests, ansible-lint: no deployment); `scripts/test.sh
-# unit|integration|molecule [SCENARIO...]|lint|sanity` runs one part.
+# unit|integration|molecule [SCENARIO...]|lint|sanity|minver` runs one part (minver: the module tests
+# with the lowest versions requirements.txt allows).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/env.sh
@@ -51,6 +52,29 @@ run_molecule() {
   [ -z "$failed" ] || { echo "molecule: failed scenarios:$failed" >&2; return 1; }
 }
 
+# The module and module_utils tests with the lowest version requirements.txt allows of each package
+# (tests/requirements-min.txt), in a virtualenv of their own: every lower bound is a tested one.
+run_minver() {
+  local venv=.venv-min stamp want
+  stamp=$venv/.requirements.sha256
+  want=$(cat requirements.txt tests/requirements-min.txt tests/requirements-dev.txt | sha256sum | cut -d' ' -f1)
+  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    rm -rf "$venv"
+    python -m venv "$venv"
+    # the test tools at the suite's versions (tests/requirements-dev.txt), the collection's requirements at
+    # their minimum
+    # shellcheck disable=SC2046
+    PIP_NO_COMPILE=1 "$venv/bin/python" -m pip install --quiet -r requirements.txt -c tests/requirements-min.txt \
+      $(grep -E '^(ansible-core|pytest|jsonschema|google-api-python-client|kubernetes-validate|cryptography)==' \
+        tests/requirements-dev.txt) || return 1
+    echo "$want" >"$stamp"
+  fi
+  "$venv/bin/python" -m pip list 2>/dev/null | grep -E '^(google-|kubernetes |requests |protobuf )' | tr -s ' ' | paste -sd' '
+  # test_turbo runs ansible-playbook from the suite's own virtualenv
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit/plugins tests/unit/test_requirements.py \
+    tests/integration/modules --deselect tests/integration/modules/test_turbo.py
+}
+
 # ansible-lint (production profile), then the collection's docs: antsibull-docs lint and a full build.
 run_lint() {
   ansible-lint || return 1
@@ -87,6 +111,7 @@ case "$part" in
   molecule) run_molecule "${@:2}" ;;  # scripts/test.sh molecule [SCENARIO...]
   lint) run_lint ;;
   sanity) scripts/sanity.sh ;;
+  minver) run_minver ;;
   check)
     started=$(date +%s)
     # ansible-lint on one core while the module tests mostly wait for the emulator's operations
@@ -111,7 +136,7 @@ case "$part" in
     mkdir -p tests/output
     # Three lanes on two cores (much of each lane waits for emulated operations and health checks).
     # A: the shared platform (test_site.py deploys it once and saves it), then the Molecule scenarios of
-    # the Kubernetes-side roles, which start from it. B: lint, sanity, the unit and module tests, then the
+    # the Kubernetes-side roles, which start from it, then the module tests at the minimum versions. B: lint, sanity, the unit and module tests, then the
     # Molecule scenarios of the Google-side roles. C: the other playbook tests (their own deployments),
     # then the operations playbooks on the saved platform (test_site_operations.py waits for it). The
     # output of B and C is printed when A is done.
@@ -148,6 +173,7 @@ PARTS
     timed platform env GKE_INFERENCE_SNAPSHOT_DIR="$snapshots" python -m pytest -q -p no:cacheprovider --durations=12 \
       $playbook_tests/test_site.py
     timed molecule-a run_molecule "${kube_side[@]}"
+    timed minver run_minver
     wait "$lane_b" || status=1
     wait "$lane_c" || status=1
     for name in b c; do
@@ -159,5 +185,5 @@ PARTS
     printf '%s' "$summary"
     echo "== test suite: $([ $status -eq 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - started )) s"
     exit $status ;;
-  *) echo "usage: scripts/test.sh [all|check|unit|integration|molecule|lint|sanity]" >&2; exit 2 ;;
+  *) echo "usage: scripts/test.sh [all|check|unit|integration|molecule|lint|sanity|minver]" >&2; exit 2 ;;
 esac

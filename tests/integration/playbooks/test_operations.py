@@ -58,3 +58,26 @@ def test_preflight_says_which_accelerator_quota_it_could_not_check(gcp, tmp_path
     for region in ("us-east5", "europe-west4"):
         assert ("quota: not checked in %s - this accelerator's quota is not a Compute Engine regional quota; check 4 "
                 "units of 'TPUs per TPU family' (TPUS_PER_TPU_FAMILY, tpu_family CT6E)" % region) in out, out
+
+
+def test_bad_settings_stop_site_before_anything_exists(gcp, tmp_path):
+    """Settings that need no API call to be found wrong are found by the preflight that site.yml runs first:
+    nothing is created, and each message names the inventory variable to change (issue 18: before, each of
+    these failed in its role, after the network, the clusters and often the TPU pools existed)."""
+    inv = local_inventory(tmp_path, gcp, overrides={
+        "all": {"gke_max_utilization_percent": 150, "workload_tpu_topology": "2x4",
+                "clusters_pool_overrides": {"autoscaling": {"min_node_count": 3, "max_node_count": 1}},
+                "gke_model_bucket": "Team_Weights", "gke_model_id": "google/gemma 3!"},
+        # a value of the whole platform set differently in one region
+        "europe_west4": {"gke_config_region": "europe-west4"}})
+    gcp.control("DELETE", "requests")
+    code, out = playbook(gcp, inv)
+    assert code != 0, out
+    for expected in ("gke_max_utilization_percent): 150 is outside 1-100",
+                     "workload_tpu_topology: 2x4 has 8 TPU chips",
+                     "clusters_pool_overrides: autoscaling min_node_count 3 is above max_node_count 1",
+                     "gke_model_bucket: Team_Weights is not a Cloud Storage bucket name",
+                     "gke_model_id): 'google/gemma 3!' is not a Hugging Face repository id",
+                     "gke_config_region: the hosts disagree (gke-us-east5=us-east5, gke-europe-west4=europe-west4)"):
+        assert expected in out, (expected, out)
+    assert gcp.requests(mutating=True) == []

@@ -58,6 +58,9 @@ def platform(tmp_path_factory):
     stop_emulator(emu, server)
 
 
+NODE_SA = "gke-inference-nodes@%s.iam.gserviceaccount.com" % P
+
+
 def cluster(region):
     zone = dict(REGIONS)[region]
     return "container:projects/%s/locations/%s/clusters/gke-%s" % (P, zone, region)
@@ -82,10 +85,15 @@ def test_site_deploys_every_region(platform):
         assert stored["status"] == "RUNNING" and stored["subnetwork"] == "tpu-gke-dranet-node-subnet"
         pool = [x for x in stored["nodePools"] if x["name"] == "tpu-v6e-pool"][0]
         assert pool["networkConfig"]["acceleratorNetworkProfile"] == "auto"
+        # every pool's nodes run as the platform's own service account (not the Compute Engine default)
+        assert {x["config"]["serviceAccount"] for x in stored["nodePools"]} == {NODE_SA}
         assert res["gkehub:projects/%s/locations/global/memberships/gke-%s" % (P, region)]
     hub = "gkehub:projects/%s/locations/global/features/" % P
     assert res[hub + "multiclusterservicediscovery"]
     assert res[hub + "multiclusteringress"]["spec"]["multiclusteringress"]["configMembership"].endswith("/gke-us-east5")
+    granted = {b["role"] for b in res["cloudresourcemanager:iam/%s" % P]["bindings"] if "serviceAccount:" + NODE_SA in b["members"]}
+    assert granted == {"roles/container.defaultNodeServiceAccount", "roles/monitoring.metricWriter",
+                       "roles/stackdriver.resourceMetadata.writer"}
     admins = [b for b in res["cloudresourcemanager:iam/%s" % P]["bindings"] if b["role"] == "roles/container.admin"]
     assert admins[0]["members"] == ["serviceAccount:service-123456789012@gcp-sa-multiclusteringress.iam.gserviceaccount.com"]
     assert "cluster" in out and "node pool" in out and "(config cluster)" in out  # the per-region timings
@@ -180,7 +188,11 @@ def test_rerun_under_awx_changes_nothing(platform, tmp_path, monkeypatch):
 # phase (and the preflight, tagged always) with what it needs looked up. Earlier phases are not affected by
 # these settings (the re-run above proves them no-ops), so each run must make no change at all.
 CASES = [
+    # The preflight checks every setting that needs no API call (the model id, the workload's settings), so
+    # these stop before any phase; with the preflight skipped, the roles still do.
     (["--tags", "model_cache", "-e", "gke_model_id=not-a-model"],
+     ["(gke_model_id): 'not-a-model' is not a Hugging Face repository id"]),
+    (["--tags", "model_cache", "--skip-tags", "preflight", "-e", "gke_model_id=not-a-model"],
      ["model_cache_model_id (gke_model_id) must be a Hugging Face repository id"]),
     # The preflight catches a missing token and a preferred region that is not one of the inventory's; with it
     # skipped, the roles and modules still do.
@@ -192,6 +204,9 @@ CASES = [
     (["--tags", "gateway", "-e", "gke_preferred_region=asia-east1"],
      ["gke_preferred_region: asia-east1 is not the gcp_region of any host of inference_regions (europe-west4, us-east5)"]),
     (["--tags", "workload", "-e", "workload_tpu_topology=2x4", "-e", "workload_hpa_target=0.7"],
+     ["workload_tpu_topology: 2x4 has 8 TPU chips but the pod requests 4",
+      "workload_hpa_target: 0.7 must be above 0 and below the load balancer's threshold 0.60"]),
+    (["--tags", "workload", "--skip-tags", "preflight", "-e", "workload_tpu_topology=2x4", "-e", "workload_hpa_target=0.7"],
      ["workload_tpu_topology: 2x4 has 8 TPU chips but the pod requests 4",
       "workload_hpa_target: 0.7 must be above 0 and below the load balancer's threshold 0.60",
       "node selector cloud.google.com/gke-tpu-topology=2x4 matches no node of the cluster"]),

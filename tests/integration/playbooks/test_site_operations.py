@@ -139,10 +139,19 @@ def test_teardown_last(platform):
     # ... everything but the model bucket by default, including the controllers' firewall rules ...
     firewalls = gcp.resources("compute:projects/%s/global/firewalls/" % P)
     assert any("mcsd" in k for k in firewalls) and any("k8s-fw-l7" in k for k in firewalls)
+    # another team's service account, of the same name pattern as ours but not made by the collection
+    accounts = gcp.emu.projects[P]["service_accounts"]
+    ours = "gke-inference-nodes@%s.iam.gserviceaccount.com" % P
+    assert accounts[ours]["description"].startswith("Nodes of the gke_inference.multicluster platform")
+    theirs = dict(accounts[ours], email="team-b-nodes@%s.iam.gserviceaccount.com" % P, description="team B",
+                  uniqueId="1", name="projects/%s/serviceAccounts/team-b-nodes@%s.iam.gserviceaccount.com" % (P, P))
+    accounts[theirs["email"]] = theirs
     confirm = ("-e", "teardown_confirm=%s" % P)
     code, out = playbook(gcp, inv, *confirm, playbook="playbooks/teardown.yml")
     assert code == 0, out
     assert "Teardown complete" in out and "except the model bucket" in out
+    assert sorted(accounts) == [theirs["email"]]  # ours deleted (its grants revoked: see the policy below)
+    del accounts[theirs["email"]]
     left = gcp.resources()
     assert sorted(k.split("/")[0] for k in left if k.startswith("storage:b")) == ["storage:b"]
     assert [k for k in left if k.startswith(("compute:", "container:", "gkehub:"))] == []
