@@ -46,7 +46,9 @@ report: "{{ stream.requests | gke_inference.multicluster.drill_report(marks, 'us
 
 RETURN = r"""
 _value:
-  description: The report - phases, failover_seconds, back_to_normal_seconds, failed, error_share, passed, problems.
+  description:
+    - The report - phases, failover_seconds, back_to_normal_seconds, requests (all sent), drill_requests (sent from
+      the outage on, what failed and error_share count), failed, error_share, passed, problems.
   type: dict
 """
 
@@ -139,7 +141,7 @@ def drill_report(requests, marks, primary, thresholds=None):
     return {"primary": primary, "marks": marks, "phases": {"before": phase_stats(before), "during": phase_stats(during),
                                                            "after": phase_stats(after)},
             "failover_seconds": failover, "back_to_normal_seconds": back, "requests": len(records),
-            "failed": failed, "error_share": share, "errors": errors, "thresholds": thresholds,
+            "drill_requests": len(drill), "failed": failed, "error_share": share, "errors": errors, "thresholds": thresholds,
             "passed": not problems, "problems": problems}
 
 

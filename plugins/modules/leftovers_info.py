@@ -79,6 +79,30 @@ options:
     type: list
     elements: str
     default: []
+  owned_firewalls:
+    description:
+      - Which firewall rules on O(network) are the collection's - its own names, and the prefixes of the rules GKE's
+        controllers create for its clusters (C(gke-CLUSTER-)) and gateways (C(k8s-fw-l7-)). When set, only those are
+        RV(firewalls_ours) and listed in RV(present); the others are RV(firewalls_foreign), and the network, which
+        cannot be deleted while they use it, is listed in RV(left) instead of RV(present).
+    type: dict
+    suboptions:
+      names:
+        description: Exact names.
+        type: list
+        elements: str
+        default: []
+      prefixes:
+        description: Name prefixes.
+        type: list
+        elements: str
+        default: []
+  fleet_memberships:
+    description:
+      - The collection's fleet memberships. When set, RV(other_memberships) lists the project's other memberships,
+        and RV(mci_config_membership) the config membership of the multi-cluster ingress feature.
+    type: list
+    elements: str
 extends_documentation_fragment:
   - gke_inference.multicluster.gcp
   - ansible.builtin.action_common_attributes
@@ -109,6 +133,30 @@ firewalls:
   returned: always
   type: list
   elements: str
+firewalls_ours:
+  description: The rules of RV(firewalls) that O(owned_firewalls) says are the collection's (all of them without it).
+  returned: always
+  type: list
+  elements: str
+firewalls_foreign:
+  description: The rules of RV(firewalls) that are not the collection's.
+  returned: always
+  type: list
+  elements: str
+left:
+  description: What exists but is left on purpose, and why.
+  returned: always
+  type: list
+  elements: str
+other_memberships:
+  description: Fleet memberships of the project that are not in O(fleet_memberships).
+  returned: when O(fleet_memberships) is set
+  type: list
+  elements: str
+mci_config_membership:
+  description: The membership name the multi-cluster ingress feature's config points at (empty without the feature).
+  returned: when O(fleet_memberships) is set
+  type: str
 """
 
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.gcp import GcpModule
@@ -126,15 +174,22 @@ def main():
             memberships=dict(type="list", elements="str", default=[]),
             features=dict(type="list", elements="str", default=[]),
             buckets=dict(type="list", elements="str", default=[]),
+            owned_firewalls=dict(type="dict", options=dict(names=dict(type="list", elements="str", default=[]),
+                                                           prefixes=dict(type="list", elements="str", default=[]))),
+            fleet_memberships=dict(type="list", elements="str"),
         ),
         supports_check_mode=True,
     )
     p, project = module.params, module.project
-    present, firewalls = [], []
+    present, firewalls, left, extra = [], [], [], {}
+    owned = p["owned_firewalls"]
     if p["network"]:
         listed = module.call("list the project's firewall rules", module.client("firewalls").list, project=project)
         firewalls = sorted(rule.name for rule in listed if rule.network.rstrip("/").endswith("/networks/" + p["network"]))
-        present += ["firewall %s on %s" % (name, p["network"]) for name in firewalls]
+    ours = [name for name in firewalls if owned is None or name in owned["names"]
+            or any(name.startswith(prefix) for prefix in owned["prefixes"])]
+    foreign = [name for name in firewalls if name not in ours]
+    present += ["firewall %s on %s" % (name, p["network"]) for name in ours]
     for item in p["addresses"]:
         if module.get_or_none("read address %s" % item["name"], module.client("addresses").get, project=project,
                               region=item["region"], address=item["name"]) is not None:
@@ -145,7 +200,11 @@ def main():
             present.append("subnetwork %s in %s" % (item["name"], item["region"]))
     if p["network"] and module.get_or_none("read network %s" % p["network"], module.client("networks").get,
                                            project=project, network=p["network"]) is not None:
-        present.append("network %s" % p["network"])
+        if foreign:
+            left.append("network %s: kept, it carries firewall rules that are not the collection's (%s)"
+                        % (p["network"], ", ".join(foreign)))
+        else:
+            present.append("network %s" % p["network"])
     for item in p["clusters"]:
         if module.get_or_none("read cluster %s" % item["name"], module.client("container").get_cluster,
                               name="projects/%s/locations/%s/clusters/%s" % (project, item["location"], item["name"])):
@@ -160,7 +219,17 @@ def main():
     for name in p["buckets"]:
         if module.get_or_none("read bucket %s" % name, module.client("storage").lookup_bucket, name) is not None:
             present.append("bucket %s" % name)
-    module.exit_json(changed=False, present=present, firewalls=firewalls)
+    if p["fleet_memberships"] is not None:
+        hub, parent = module.client("gkehub"), "projects/%s/locations/global" % project
+        names = [m.name.rsplit("/", 1)[-1] for m in module.call("list the fleet's memberships", hub.list_memberships,
+                                                                 parent=parent)]
+        extra["other_memberships"] = sorted(n for n in names if n not in p["fleet_memberships"])
+        feature = module.get_or_none("read fleet feature multiclusteringress", hub.get_feature,
+                                     name=parent + "/features/multiclusteringress")
+        config = feature.spec.multiclusteringress.config_membership if feature is not None else ""
+        extra["mci_config_membership"] = config.rsplit("/", 1)[-1] if config else ""
+    module.exit_json(changed=False, present=present, firewalls=firewalls, firewalls_ours=ours,
+                     firewalls_foreign=foreign, left=left, **extra)
 
 
 if __name__ == "__main__":

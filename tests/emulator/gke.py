@@ -377,6 +377,12 @@ def hub_get(ctx):
     return 200, _hub_existing(ctx, ctx.method.id.split(".")[3])[1]
 
 
+@handler("gkehub.projects.locations.memberships.list")
+def membership_list(ctx):
+    prefix = "gkehub:projects/%s/locations/%s/memberships/" % (ctx.param("projectsId"), ctx.param("locationsId"))
+    return 200, {"resources": [m for _key, m in sorted(ctx.emu.items(prefix))]}
+
+
 @handler("gkehub.projects.locations.memberships.delete")
 def membership_delete(ctx):
     key = _hub_existing(ctx, "memberships")[0]

@@ -7,6 +7,7 @@ The tests run in the order of this file (pytest's order) and share the ``platfor
 Kubernetes-side roles start from it.
 """
 
+import base64
 import json
 import os
 import shutil
@@ -241,3 +242,19 @@ def test_a_phase_alone_changes_nothing_on_a_deployment(platform):
     assert all(counts["changed"] == 0 for counts in recap(out).values()), out
     assert gcp.requests(mutating=True) == []
     assert "Apply the workload's objects" in out and "VPC network" not in out and "Bucket for the model weights" not in out
+
+
+def test_a_failed_download_leaves_no_token_in_the_cluster(platform):
+    """A download that fails (the token cannot read the gated model) fails the run with the Job's log, and the
+    token's Secret is removed all the same; the token is in no output, in any encoding. Last: it leaves a failed
+    Job of another model on the platform."""
+    gcp = platform.deployed()
+    bad = "not-a-hf-token-canary"
+    code, out = playbook(gcp, platform.inventory, "--tags", "model_cache", "-e", "gke_model_id=google/gemma-3-1b-it",
+                         "-e", "model_cache_hf_token=%s" % bad, "-e", "gke_skip_preflight=true", "-vvv")
+    assert code != 0 and "The download of google/gemma-3-1b-it failed" in out and "GatedRepoError" in out, out[-3000:]
+    config = gcp.emu.kube[cluster("us-east5")]
+    assert config.get("", "secrets", "default", "hf-token-downloader") is None
+    assert config.get("batch", "jobs", "default", "model-downloader")
+    for form in (bad, base64.b64encode(bad.encode()).decode(), base64.urlsafe_b64encode(bad.encode()).decode()):
+        assert form not in out

@@ -122,9 +122,15 @@ def test_drill_load_test_and_secondary_down(platform, tmp_path):
     assert "Failover drill FAILED" in out
     assert deployment(gcp, PRIMARY)["spec"]["replicas"] == 1
     assert deployment(gcp, PRIMARY)["status"]["readyReplicas"] == 1
-    # ... and with the default pre-check it refuses to start, changing nothing.
-    code, out = playbook(gcp, inv, playbook="playbooks/failover_drill.yml")
+    # ... and with the default pre-check it refuses to start, changing nothing in any region: the guard failed
+    # for the secondary's host, and the primary's host did not go on with the drill
+    for name in glob.glob(str(reports / "failover-drill-*")):
+        os.remove(name)
+    gcp.control("DELETE", "requests")
+    code, out = playbook(gcp, inv, *windows, playbook="playbooks/failover_drill.yml")
     assert code != 0 and "has no ready replica" in out and "Nothing was changed" in out
+    assert gcp.requests(mutating=True) == [], gcp.requests(mutating=True)
+    assert "Baseline" not in out and not glob.glob(str(reports / "failover-drill-*"))
     set_replicas(gcp, SECONDARY, 1)
 
 
@@ -139,22 +145,44 @@ def test_teardown_last(platform):
     # ... everything but the model bucket by default, including the controllers' firewall rules ...
     firewalls = gcp.resources("compute:projects/%s/global/firewalls/" % P)
     assert any("mcsd" in k for k in firewalls) and any("k8s-fw-l7" in k for k in firewalls)
-    # another team's service account, of the same name pattern as ours but not made by the collection
+    # Another team's things in the same project and on the same network: a service account, a firewall rule on
+    # the collection's VPC, a fleet membership (which keeps the project-wide service discovery feature in use).
     accounts = gcp.emu.projects[P]["service_accounts"]
     ours = "gke-inference-nodes@%s.iam.gserviceaccount.com" % P
     assert accounts[ours]["description"].startswith("Nodes of the gke_inference.multicluster platform")
     theirs = dict(accounts[ours], email="team-b-nodes@%s.iam.gserviceaccount.com" % P, description="team B",
                   uniqueId="1", name="projects/%s/serviceAccounts/team-b-nodes@%s.iam.gserviceaccount.com" % (P, P))
     accounts[theirs["email"]] = theirs
+    rule_key = "compute:projects/%s/global/firewalls/team-b-allow-ssh-from-bastion" % P
+    some_rule = next(iter(firewalls.values()))
+    gcp.emu.store[rule_key] = dict(some_rule, name="team-b-allow-ssh-from-bastion", id="42", description="team B",
+                                   allowed=[{"IPProtocol": "tcp", "ports": ["22"]}], sourceRanges=["10.9.0.0/24"],
+                                   selfLink=some_rule["selfLink"].rsplit("/", 1)[0] + "/team-b-allow-ssh-from-bastion")
+    hub = "gkehub:projects/%s/locations/global/" % P
+    membership = gcp.resources(hub + "memberships/")[hub + "memberships/gke-us-east5"]
+    gcp.emu.store[hub + "memberships/team-b-cluster"] = dict(
+        membership, name=membership["name"].rsplit("/", 1)[0] + "/team-b-cluster", uniqueId="43", endpoint={
+            "gkeCluster": {"resourceLink": "//container.googleapis.com/projects/%s/locations/us-central1-a/clusters/"
+                                           "team-b" % P}})
     confirm = ("-e", "teardown_confirm=%s" % P)
     code, out = playbook(gcp, inv, *confirm, playbook="playbooks/teardown.yml")
     assert code == 0, out
     assert "Teardown complete" in out and "except the model bucket" in out
     assert sorted(accounts) == [theirs["email"]]  # ours deleted (its grants revoked: see the policy below)
-    del accounts[theirs["email"]]
     left = gcp.resources()
     assert sorted(k.split("/")[0] for k in left if k.startswith("storage:b")) == ["storage:b"]
-    assert [k for k in left if k.startswith(("compute:", "container:", "gkehub:"))] == []
+    # theirs survive, and the network their rule uses; everything else of ours is gone; the run says what it left
+    assert sorted(k for k in left if k.startswith(("compute:", "container:", "gkehub:"))) == sorted([
+        rule_key, "compute:projects/%s/global/networks/tpu-gke-dranet-vpc" % P, hub + "memberships/team-b-cluster",
+        hub + "features/multiclusterservicediscovery"]), out[-6000:]
+    for said in ("Left on tpu-gke-dranet-vpc: team-b-allow-ssh-from-bastion",
+                 "network tpu-gke-dranet-vpc: kept, it carries firewall rules that are not the collection's",
+                 "fleet feature multiclusterservicediscovery: kept, other memberships use it (team-b-cluster)"):
+        assert said in out, (said, out[-3000:])
+    # once team B is gone, a second teardown takes the network and the feature
+    for key in (rule_key, hub + "memberships/team-b-cluster"):
+        del gcp.emu.store[key]
+    del accounts[theirs["email"]]
     # ... then the bucket too, and the project is as it was.
     code, out = playbook(gcp, inv, *confirm, "-e", "teardown_delete_bucket=true", playbook="playbooks/teardown.yml")
     assert code == 0, out

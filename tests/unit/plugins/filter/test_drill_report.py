@@ -69,3 +69,12 @@ def test_spillover_names_the_stage_and_the_utilization():
     assert report["spill_started"] and report["spill_stage"] == 1
     assert report["stages"][0]["spilled_share"] == 0.0 and report["stages"][1]["spilled_share"] > 0
     assert report["preferred_utilization_at_spill"] == 60.0  # the last sample before the first spilled request
+
+
+def test_the_figures_agree_with_each_other():
+    """The failed share is of the requests sent from the outage on, and the report says how many those were
+    (the summary printed 'failed of all requests' beside a share of the drill's requests)."""
+    report = drill_report(stream(failures=(12.5, 13.0)), MARKS, PRIMARY, {"max_error_share": 0.0})
+    assert report["requests"] == 100 and report["drill_requests"] == 80 and report["failed"] == 2
+    assert report["error_share"] == round(2 / 80.0, 4)
+    assert "2 of 80 requests failed during the drill (2.5%)" in report["problems"][0]
