@@ -13,13 +13,15 @@ version_added: 0.1.0
 description:
   - Checks the per-region network plan of all region hosts at once, before anything is created -
     project id, region and zone names, zones inside their regions, valid CIDRs, and node and
-    proxy-only ranges that overlap within a region or across regions.
+    proxy-only ranges that overlap within a region or across regions, and the names of what the network role
+    creates (valid resource names, at most 63 characters).
   - Returns an empty list when the plan is sound.
 positional: _input
 options:
   _input:
     description:
-      - One dict per region host with C(host), C(project), C(region), C(zone), C(node_cidr) and C(proxy_cidr).
+      - One dict per region host with C(host), C(project), C(region), C(zone), C(node_cidr) and C(proxy_cidr), and
+        optionally C(names), the resource names by the variable that sets them.
     type: list
     elements: dict
     required: true
@@ -42,7 +44,7 @@ _value:
 """
 
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.validation import (
-    cidr_error, overlaps, project_error, region_error, zone_error)
+    cidr_error, name_error, overlaps, project_error, region_error, zone_error)
 
 
 def network_plan_errors(plans):
@@ -59,6 +61,11 @@ def network_plan_errors(plans):
                       cidr_error("network_proxy_subnet_cidr", plan.get("proxy_cidr"))):
             if error:
                 errors.append(prefix + error)
+        for variable, name in sorted((plan.get("names") or {}).items()):
+            error = name_error(variable, name)
+            if error:
+                errors.append(prefix + error + (" Shorten network_prefix, or set %s." % variable
+                                                if variable != "network_gateway_address_name" else ""))
         if plan.get("region") in regions:
             errors.append("%sgcp_region: region %s is also used by %s; use one host (one cluster) per region."
                           % (prefix, plan["region"], regions[plan["region"]]))

@@ -14,6 +14,8 @@ __metaclass__ = type
 
 import time
 
+from ansible_collections.gke_inference.multicluster.plugins.module_utils import progress
+
 
 class OperationError(Exception):
     """The operation finished with an error; ``code`` is the API's error code when it gave one."""
@@ -44,10 +46,13 @@ class Waiter:
         while True:
             done, error = state(op)
             if done:
+                progress.done()
                 if error:
                     raise OperationError(*error)
                 return op
+            progress.report(describe, progress.state_of(op), self.clock() - start)
             if self.clock() - start >= self.timeout:
+                progress.done()
                 raise OperationTimeout(
                     "%s: still running after %d s (operation %s). It goes on at Google: re-run the playbook to "
                     "pick it up, or raise the module's timeout option." % (describe, self.timeout, _name(op)))

@@ -88,7 +88,7 @@ options:
     description:
       - Email of the service account the nodes run as. Unset, GKE uses the Compute Engine default service account
         (C(default)), which GKE advises against; the clusters role passes its dedicated least-privilege account.
-      - Fixed at creation: GKE cannot change it on an existing pool, so a different value fails with the steps to take.
+      - Fixed at creation. GKE cannot change it on an existing pool, so a different value fails with the steps to take.
     type: str
   labels:
     description: Extra Kubernetes node labels.

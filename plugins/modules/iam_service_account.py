@@ -18,7 +18,7 @@ description:
   - Roles are granted separately with M(gke_inference.multicluster.iam_member), non-authoritatively.
   - Google's Python client for IAM (C(google-cloud-iam)) has no REST transport, so this module calls the IAM v1
     REST API itself, with the collection's credentials, retry policy and error messages.
-  - Safe to run from several hosts at once: when another run created the account first, this one reads it.
+  - Safe to run from several hosts at once; when another run created the account first, this one reads it.
   - IAM reads are eventually consistent (U(https://cloud.google.com/iam/docs/reference/rest)); after a creation
     the module reads the account again until IAM returns it, so that the next task can use it.
 options:

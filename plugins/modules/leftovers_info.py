@@ -221,8 +221,8 @@ def main():
             present.append("bucket %s" % name)
     if p["fleet_memberships"] is not None:
         hub, parent = module.client("gkehub"), "projects/%s/locations/global" % project
-        names = [m.name.rsplit("/", 1)[-1] for m in module.call("list the fleet's memberships", hub.list_memberships,
-                                                                 parent=parent)]
+        listed = module.call("list the fleet's memberships", hub.list_memberships, parent=parent)
+        names = [m.name.rsplit("/", 1)[-1] for m in listed]
         extra["other_memberships"] = sorted(n for n in names if n not in p["fleet_memberships"])
         feature = module.get_or_none("read fleet feature multiclusteringress", hub.get_feature,
                                      name=parent + "/features/multiclusteringress")

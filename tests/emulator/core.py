@@ -107,6 +107,7 @@ class Emulator:
         self.registry = Registry()
         self.latency_scale = latency_scale
         self.latency = dict(latency or {})
+        self.initial_latency = dict(self.latency)
         self.default_project = (project, project_number)
         self.keys = {}  # service-account email -> public key PEM
         self.tokens = set()
@@ -133,6 +134,7 @@ class Emulator:
             self.faults = []
             self.requests = []
             self.dataplane_scale = self.initial_dataplane_scale
+            self.latency = dict(self.initial_latency)  # a test's POST /_emulator/config {"latency": ...} ends with it
             self.denied_permissions = set()  # testIamPermissions answers all but these
             self.quotas = {}  # region -> {metric: limit}
             if self.default_project[0]:

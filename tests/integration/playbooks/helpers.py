@@ -13,10 +13,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 LOCAL = os.path.join(ROOT, "inventories", "local")
 
 
-def playbook(gcp, inventory, *args, playbook="site.yml"):
+def playbook(gcp, inventory, *args, playbook="site.yml", env=None):
     env = dict(os.environ, GKE_INFERENCE_API_ENDPOINT=gcp.endpoint, GKE_INFERENCE_CREDENTIALS_FILE=gcp.key_file,
                ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"))
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"), **(env or {}))
     binary = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
     proc = subprocess.run([binary, playbook, "-i", inventory] + list(args), cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600, check=False)

@@ -67,7 +67,8 @@ def test_bad_settings_stop_site_before_anything_exists(gcp, tmp_path):
     inv = local_inventory(tmp_path, gcp, overrides={
         "all": {"gke_max_utilization_percent": 150, "workload_tpu_topology": "2x4",
                 "clusters_pool_overrides": {"autoscaling": {"min_node_count": 3, "max_node_count": 1}},
-                "gke_model_bucket": "Team_Weights", "gke_model_id": "google/gemma 3!"},
+                "gke_model_bucket": "Team_Weights", "gke_model_id": "google/gemma 3!",
+                "network_prefix": "platform-team-inference-network-with-a-name-much-too-long"},
         # a value of the whole platform set differently in one region
         "europe_west4": {"gke_config_region": "europe-west4"}})
     gcp.control("DELETE", "requests")
@@ -78,6 +79,8 @@ def test_bad_settings_stop_site_before_anything_exists(gcp, tmp_path):
                      "clusters_pool_overrides: autoscaling min_node_count 3 is above max_node_count 1 (gke-us-east5)",
                      "gke_model_bucket: Team_Weights is not a Cloud Storage bucket name",
                      "gke_model_id): 'google/gemma 3!' is not a Hugging Face repository id",
-                     "gke_config_region: the hosts disagree (", "gke-us-east5=us-east5", "gke-europe-west4=europe-west4"):
+                     "gke_config_region: the hosts disagree (", "gke-us-east5=us-east5", "gke-europe-west4=europe-west4",
+                     "gke-us-east5: network_proxy_subnet_name: 'platform-team-inference-network-with-a-name-much-too-long-"
+                     "proxy-subnet-us-east5' is not a valid resource name", "Shorten network_prefix"):
         assert expected in out, (expected, out)
     assert gcp.requests(mutating=True) == []

@@ -78,6 +78,9 @@ def test_site_deploys_every_region(platform):
         assert res[p + "regions/%s/addresses/gemma-gateway-ip-%s" % (region, region)]["addressType"] == "INTERNAL"
     assert res[p + "global/networks/tpu-gke-dranet-vpc"]["mtu"] == 8896
     assert res[p + "global/firewalls/tpu-gke-dranet-allow-hc"]
+    # the internal rule admits the inventory's subnets, not all of 10.0.0.0/8
+    assert sorted(res[p + "global/firewalls/tpu-gke-dranet-allow-internal"]["sourceRanges"]) == [
+        "10.0.1.0/24", "10.0.2.0/24", "10.1.1.0/24", "10.1.2.0/24"]
     assert res["storage:b/%s-gemma-weights" % P]
     roles = {b["role"] for b in res["storage:iam/%s-gemma-weights" % P]["bindings"]}
     assert {"roles/storage.objectViewer", "roles/storage.objectUser"} <= roles
@@ -242,6 +245,18 @@ def test_a_phase_alone_changes_nothing_on_a_deployment(platform):
     assert all(counts["changed"] == 0 for counts in recap(out).values()), out
     assert gcp.requests(mutating=True) == []
     assert "Apply the workload's objects" in out and "VPC network" not in out and "Bucket for the model weights" not in out
+
+
+def test_one_region_alone_changes_nothing_and_says_what_it_left_out(platform):
+    """--limit to a region that is not the config region: the preflight and the fleet find the config cluster in
+    the inventory, nothing changes on a deployment, and the run says the config cluster was not in it."""
+    gcp = platform.deployed()
+    gcp.control("DELETE", "requests")
+    code, out = playbook(gcp, platform.inventory, "--limit", "gke-europe-west4")
+    assert code == 0, out[-3000:]
+    assert list(recap(out)) == ["gke-europe-west4"] and recap(out)["gke-europe-west4"]["changed"] == 0, out[-2000:]
+    assert gcp.requests(mutating=True) == []
+    assert "The fleet's config cluster (gke-us-east5, us-east5) is not in this run" in out
 
 
 def test_a_failed_download_leaves_no_token_in_the_cluster(platform):

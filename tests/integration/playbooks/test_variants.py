@@ -2,6 +2,7 @@
 order, region count and accelerator profile; check mode on an empty project; inventories that must be
 refused before anything is created)."""
 
+import re
 import time
 
 import pytest
@@ -18,8 +19,13 @@ def test_codelab_order_three_regions_gpu_then_overlapped_rerun_changes_nothing(g
     order (its re-run changes nothing); N regions work (here 3); the H100 GPU profile of seed 003."""
     inv = local_inventory(tmp_path, gcp, extra_groups=THIRD_REGION,
                           overrides={"all": {"gke_accelerator_profile": "gpu_h100"}})
-    code, out = playbook(gcp, inv, "-e", "gke_overlap_phases=false")
+    # a progress line every second (a minute by default) during the long waits; cluster creation takes 3 s here
+    gcp.control("POST", "config", {"latency": {"container.projects.locations.clusters.create": 3 / gcp.emu.latency_scale}})
+    code, out = playbook(gcp, inv, "-e", "gke_overlap_phases=false", env={"GKE_INFERENCE_PROGRESS_INTERVAL": "1"})
     assert code == 0, out
+    assert re.search(r"^gke-asia-southeast1: create cluster gke-asia-southeast1 in asia-southeast1-b - RUNNING, \d+s$",
+                     out, re.M), out
+    assert "Time per phase:" in out and re.search(r"^Model servers and inference pools, all regions concurrently +\d", out, re.M)
     first = first_calls(gcp)
     assert first["nodePools"] < first["jobs"] < first["memberships"] < first["deployments"] < first["gateways"], first
     assert "node pool done within" not in out
@@ -113,3 +119,18 @@ def test_config_cluster_not_in_inventory(gcp, tmp_path):
                          "clusters_kubeconfig_missing_ok=true")
     assert code != 0 and "'asia-east1' is not the region of any host of the play" in out
     assert gcp.resources("gkehub:") == {}
+
+
+def test_a_node_pool_stockout_stops_the_run_before_the_gateway_and_the_model_servers(gcp, tmp_path):
+    """A pool created in the background that hits a stockout fails the run at the next play (or the fleet step),
+    with the module's advice, instead of when the workload play collects the pool: the gateway and the model
+    servers are never created."""
+    gcp.fault("container.projects.locations.clusters.nodePools.create", stall_seconds=36000, condition={
+        "code": "GCE_STOCKOUT", "message": "[GCE_STOCKOUT] The zone does not have enough resources available to "
+                                           "fulfill the request."})
+    code, out = playbook(gcp, local_inventory(tmp_path, gcp))
+    assert code != 0 and "has no capacity for ct6e-standard-4t" in out, out[-3000:]
+    assert "Stop now if the region's node pool has already failed" in out
+    for kube in gcp.emu.kube.values():
+        assert kube.list("gateway.networking.k8s.io", "gateways") == []
+        assert kube.list("apps", "deployments", "default") == []
