@@ -14,7 +14,8 @@ version_added: 0.1.1
 description:
   - While a task runs for longer than the interval (creating a cluster, a node pool, waiting for the download,
     the rollout or the gateway), prints at least one line per interval per host with what it waits for, its state
-    and the time spent, for example C(gke-us-east5: create cluster gke-us-east5 in us-east5-b - RUNNING, 4m10s).
+    and the time spent, for example C(gke-us-east5 - create cluster gke-us-east5 in us-east5-b - RUNNING, 4m10s)
+    (the line starts with the host and a colon).
     The collection's modules report their operation's state through a private folder of the run
     (C(GKE_INFERENCE_PROGRESS_DIR), set by this callback); other tasks are reported by name and time.
   - At the end of the run, prints how long each play (phase) took.

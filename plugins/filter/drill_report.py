@@ -48,9 +48,14 @@ RETURN = r"""
 _value:
   description:
     - The report - phases, failover_seconds, back_to_normal_seconds, requests (all sent), drill_requests (sent from
-      the outage on, what failed and error_share count), failed, error_share, passed, problems.
+      the outage on, what failed and error_share count), failed, error_share, passed, problems; series (every
+      request - t, latency, region, ok, stage - for plotting) and marks_at (the marks in seconds from the first
+      request).
   type: dict
 """
+
+
+import json
 
 
 def percentile(values, pct):
@@ -141,7 +146,10 @@ def drill_report(requests, marks, primary, thresholds=None):
     return {"primary": primary, "marks": marks, "phases": {"before": phase_stats(before), "during": phase_stats(during),
                                                            "after": phase_stats(after)},
             "failover_seconds": failover, "back_to_normal_seconds": back, "requests": len(records),
-            "drill_requests": len(drill), "failed": failed, "error_share": share, "errors": errors, "thresholds": thresholds,
+            "drill_requests": len(drill), "failed": failed, "error_share": share,
+            "series": series(records, records[0]["start"] if records else down),
+            "marks_at": {name: round(float(value) - (records[0]["start"] if records else down), 3)
+                         for name, value in marks.items() if value}, "errors": errors, "thresholds": thresholds,
             "passed": not problems, "problems": problems}
 
 
@@ -168,11 +176,83 @@ def spillover_report(requests, samples, preferred, stages=None, threshold=None):
     if first is not None:
         before = [s["usage"] for s in samples if s["region"] == preferred and s["time"] <= first["start"]]
         at = round(before[-1] * 100, 1) if before else None
+    origin = records[0]["start"] if records else 0
     return {"preferred": preferred, "threshold_percent": threshold, "stages": out,
+            "series": series(records, origin),
+            "utilization": [{"t": round(x["time"] - origin, 3), "region": x["region"], "usage": x["usage"]}
+                            for x in samples],
             "spill_started": first is not None, "spill_started_at": first["start"] if first else None,
             "spill_stage": first.get("stage") if first else None, "preferred_utilization_at_spill": at}
 
 
+def series(records, origin):
+    """Every request, for plotting: seconds since ``origin``, latency, answering region, success, stage."""
+    return [{"t": round(r["start"] - origin, 3), "latency": r.get("latency"), "region": r.get("region") or "",
+             "ok": bool(r.get("ok")), "stage": r.get("stage", 0)} for r in records]
+
+
+COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#17becf")
+MARK_NAMES = {"outage_started": "outage", "primary_gone": "primary gone", "restore_started": "restore",
+              "restored": "restored"}
+
+
+def report_html(report, title):
+    """A self-contained HTML page (inline SVG, no script, nothing fetched) of a drill's or load test's report:
+    each request's latency over time, coloured by the region that answered, failures in red, the drill's marks
+    or the load test's stages; then the figures."""
+    import html
+
+    points = report.get("series") or []
+    width, height, left, bottom, top = 900, 320, 60, 40, 20
+    t_max = max([p["t"] for p in points] + [1.0])
+    lat = [p["latency"] for p in points if p.get("ok") and p.get("latency") is not None]
+    l_max = max(lat + [0.001]) * 1.1
+    regions = sorted({p["region"] for p in points if p.get("ok")})
+    colour = dict((region, COLOURS[i % len(COLOURS)]) for i, region in enumerate(regions))
+
+    def x(t):
+        return left + (width - left - 10) * t / t_max
+
+    def y(value):
+        return top + (height - top - bottom) * (1 - value / l_max)
+    svg = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" role="img" aria-label="%s">'
+           % (width, height, html.escape("latency of each request over time"))]
+    svg.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#333"/>' % (left, height - bottom, width - 10,
+                                                                          height - bottom))
+    svg.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#333"/>' % (left, top, left, height - bottom))
+    for i in range(5):
+        value = l_max * i / 4
+        svg.append('<text x="%d" y="%.1f" font-size="10" text-anchor="end">%.2f s</text>' % (left - 4, y(value) + 3,
+                                                                                            value))
+        t = t_max * i / 4
+        svg.append('<text x="%.1f" y="%d" font-size="10" text-anchor="middle">%.0f s</text>' % (x(t), height - bottom + 14,
+                                                                                               t))
+    for name, at in sorted((report.get("marks_at") or {}).items(), key=lambda item: item[1]):
+        svg.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#999" stroke-dasharray="4 3"/>'
+                   '<text x="%.1f" y="%d" font-size="10">%s</text>' % (x(at), top, x(at), height - bottom, x(at) + 2,
+                                                                      top + 10, html.escape(MARK_NAMES.get(name, name))))
+    for p in points:
+        if p.get("ok") and p.get("latency") is not None:
+            svg.append('<circle class="ok" cx="%.1f" cy="%.1f" r="2" fill="%s"><title>%s</title></circle>' % (
+                x(p["t"]), y(p["latency"]), colour[p["region"]],
+                html.escape("%.2f s: %s, %.3f s" % (p["t"], p["region"] or "?", p["latency"]))))
+        else:
+            svg.append('<text class="failed" x="%.1f" y="%d" font-size="10" fill="#d62728" text-anchor="middle">'
+                       'x<title>%s</title></text>' % (x(p["t"]), height - bottom - 4,
+                                                      html.escape("%.2f s: failed" % p["t"])))
+    svg.append("</svg>")
+    legend = " ".join('<span style="color:%s">&#9679; %s</span>' % (colour[r], html.escape(r)) for r in regions)
+    legend += ' <span style="color:#d62728">x failed</span>'
+    figures = {k: v for k, v in report.items() if k not in ("series", "utilization", "marks", "marks_at")}
+    rows = "".join("<tr><th>%s</th><td><code>%s</code></td></tr>" % (html.escape(str(k)), html.escape(
+        json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else str(v))) for k, v in sorted(figures.items()))
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>%s</title>"
+            "<style>body{font-family:sans-serif;margin:2em}th{text-align:left;padding-right:1em;vertical-align:top}"
+            "</style></head><body><h1>%s</h1><p>%s</p>%s<p>Each request by the time it was sent; the height is its "
+            "latency.</p><table>%s</table></body></html>\n" % (html.escape(title), html.escape(title), legend,
+                                                               "".join(svg), rows))
+
+
 class FilterModule(object):
     def filters(self):
-        return {"drill_report": drill_report, "spillover_report": spillover_report}
+        return {"drill_report": drill_report, "spillover_report": spillover_report, "report_html": report_html}

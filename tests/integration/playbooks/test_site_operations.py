@@ -82,6 +82,11 @@ def test_drill_load_test_and_secondary_down(platform, tmp_path):
     assert "Failover drill (graceful outage of us-east5" in out and "failed requests: 0 of" in out
     text = glob.glob(str(reports / "failover-drill-*.txt"))
     assert text and "PASSED" in open(text[0], encoding="utf-8").read()
+    # every request is kept, and drawn on a page to look at
+    assert len(drill["series"]) == drill["requests"] and {p["region"] for p in drill["series"]} >= {PRIMARY, SECONDARY}
+    page = glob.glob(str(reports / "failover-drill-*.html"))
+    assert page and open(page[0], encoding="utf-8").read().count('<circle class="ok"') == sum(
+        1 for p in drill["series"] if p["ok"])
 
     # An abrupt outage (pods killed without grace) loses the requests in flight and those sent before the
     # load balancer notices; the drill still measures the failover and restores the primary.
@@ -103,6 +108,7 @@ def test_drill_load_test_and_secondary_down(platform, tmp_path):
                          playbook="playbooks/load_test.yml")
     assert code == 0, out
     load = report(reports, "load-test-")
+    assert load["series"] and load["utilization"] and glob.glob(str(reports / "load-test-*.html"))
     assert load["spill_started"] and load["threshold_percent"] == 60
     assert load["stages"][0]["spilled_share"] == 0.0  # light load stays in the preferred region
     assert load["stages"][-1]["spilled_share"] > 0.1  # heavy load spills

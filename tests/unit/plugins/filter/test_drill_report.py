@@ -78,3 +78,26 @@ def test_the_figures_agree_with_each_other():
     assert report["requests"] == 100 and report["drill_requests"] == 80 and report["failed"] == 2
     assert report["error_share"] == round(2 / 80.0, 4)
     assert "2 of 80 requests failed during the drill (2.5%)" in report["problems"][0]
+
+
+def test_the_report_keeps_every_request_and_draws_it():
+    """Reports keep every request (so that it can be plotted afterwards) and become a page to look at: one dot per
+    answered request in its region's colour, a red x per failure, the drill's marks; self-contained."""
+    from ansible_collections.gke_inference.multicluster.plugins.filter.drill_report import report_html
+
+    report = drill_report(stream(failures=(12.5,)), MARKS, PRIMARY, {})
+    assert len(report["series"]) == 100 and report["series"][0] == {"t": 0.0, "latency": 0.5, "region": PRIMARY,
+                                                                      "ok": True, "stage": 0}
+    assert report["marks_at"]["outage_started"] == 10.0
+    page = report_html(report, "Failover drill <us-east5>")
+    assert page.count('<circle class="ok"') == 99 and page.count('class="failed"') == 1
+    assert "<title>Failover drill &lt;us-east5&gt;</title>" in page and ">outage<" in page and ">restored<" in page
+    assert "%s</span>" % OTHER in page and "<script" not in page and "src=" not in page
+
+
+def test_the_load_test_report_keeps_its_requests_and_samples():
+    records = [req(t, PRIMARY if t < 5 else OTHER, stage=0 if t < 5 else 1) for t in range(10)]
+    samples = [{"time": t, "region": PRIMARY, "usage": 0.1 * t} for t in range(10)]
+    report = spillover_report(records, samples, PRIMARY, [{"rate": 1}, {"rate": 5}], 60)
+    assert len(report["series"]) == 10 and report["series"][5]["region"] == OTHER
+    assert report["utilization"][3] == {"t": 3, "region": PRIMARY, "usage": 0.30000000000000004}
