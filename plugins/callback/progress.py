@@ -41,51 +41,9 @@ import threading
 import time
 
 from ansible.plugins.callback import CallbackBase
+from ansible_collections.gke_inference.multicluster.plugins.plugin_utils.reporting import progress_lines, timing_table
 
 ENV = "GKE_INFERENCE_PROGRESS_DIR"
-
-
-def duration(seconds):
-    """1m05s, 12s, 1h02m."""
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return "%ds" % seconds
-    if seconds < 3600:
-        return "%dm%02ds" % divmod(seconds, 60)
-    return "%dh%02dm" % (seconds // 3600, seconds % 3600 // 60)
-
-
-def progress_lines(running, reports, now, interval):
-    """The lines to print: one per task running longer than ``interval``, with the operation its module reports
-    when there is one fresh enough. ``running``: {(host, task uuid): (host, task name, start)}; ``reports``: the
-    modules' latest reports."""
-    fresh = sorted((r for r in reports if now - r.get("time", 0) <= 2 * interval), key=lambda r: r.get("action", ""))
-    lines, used = [], set()
-    for host, name, start in sorted(running.values(), key=lambda item: item[2]):
-        if now - start < interval:
-            continue
-        # the module of this task: a report whose description names the host's resource, else the task alone
-        match = next((r for r in fresh if id(r) not in used and host.split("-", 1)[-1] in r.get("action", "")), None)
-        if match is not None:
-            used.add(id(match))
-            lines.append("%s: %s - %s, %s" % (host, match["action"], match.get("state") or "waiting",
-                                              duration(match.get("elapsed", now - start))))
-        else:
-            lines.append("%s: %s - running, %s" % (host, name, duration(now - start)))
-    return lines
-
-
-def timing_table(plays, end):
-    """One row per play: its name and duration."""
-    if not plays:
-        return []
-    width = max(len(name) for name, _start in plays)
-    rows = []
-    for index, (name, start) in enumerate(plays):
-        stop = plays[index + 1][1] if index + 1 < len(plays) else end
-        rows.append("%s  %s" % (name.ljust(width), duration(stop - start).rjust(6)))
-    total = "total".ljust(width) + "  " + duration(end - plays[0][1]).rjust(6)
-    return ["Time per phase:"] + rows + [total]
 
 
 class CallbackModule(CallbackBase):
@@ -136,7 +94,7 @@ class CallbackModule(CallbackBase):
         with self.lock:
             self.running[(host.get_name(), task._uuid)] = (host.get_name(), task.get_name().strip(), time.time())
 
-    def _finished(self, result):
+    def _finished(self, result, *args, **kwargs):  # pylint: disable=unused-argument
         with self.lock:
             self.running.pop((result._host.get_name(), result._task._uuid), None)
 

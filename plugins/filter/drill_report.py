@@ -222,15 +222,16 @@ def report_html(report, title):
     svg.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#333"/>' % (left, top, left, height - bottom))
     for i in range(5):
         value = l_max * i / 4
-        svg.append('<text x="%d" y="%.1f" font-size="10" text-anchor="end">%.2f s</text>' % (left - 4, y(value) + 3,
-                                                                                            value))
+        label = '<text x="%d" y="%.1f" font-size="10" text-anchor="end">%.2f s</text>'
+        svg.append(label % (left - 4, y(value) + 3, value))
         t = t_max * i / 4
-        svg.append('<text x="%.1f" y="%d" font-size="10" text-anchor="middle">%.0f s</text>' % (x(t), height - bottom + 14,
-                                                                                               t))
+        label = '<text x="%.1f" y="%d" font-size="10" text-anchor="middle">%.0f s</text>'
+        svg.append(label % (x(t), height - bottom + 14, t))
     for name, at in sorted((report.get("marks_at") or {}).items(), key=lambda item: item[1]):
-        svg.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#999" stroke-dasharray="4 3"/>'
-                   '<text x="%.1f" y="%d" font-size="10">%s</text>' % (x(at), top, x(at), height - bottom, x(at) + 2,
-                                                                      top + 10, html.escape(MARK_NAMES.get(name, name))))
+        mark = ('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#999" stroke-dasharray="4 3"/>'
+                '<text x="%.1f" y="%d" font-size="10">%s</text>')
+        svg.append(mark % (x(at), top, x(at), height - bottom, x(at) + 2, top + 10,
+                           html.escape(MARK_NAMES.get(name, name))))
     for p in points:
         if p.get("ok") and p.get("latency") is not None:
             svg.append('<circle class="ok" cx="%.1f" cy="%.1f" r="2" fill="%s"><title>%s</title></circle>' % (

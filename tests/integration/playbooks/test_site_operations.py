@@ -140,6 +140,38 @@ def test_drill_load_test_and_secondary_down(platform, tmp_path):
     set_replicas(gcp, SECONDARY, 1)
 
 
+def test_drift_check_names_what_changed_behind_the_collections_back(platform, tmp_path):
+    """playbooks/drift.yml: no drift on the deployment; then four changes made behind the collection's back (a
+    firewall range, a node-pool size, the model server's image, a field removed from the GCPBackendPolicy) are
+    each named in the list and the JSON report, the run fails, and nothing is changed."""
+    gcp = platform.deployed()
+    inv = platform.inventory
+    reports = tmp_path / "reports"
+    args = ("--check", "--diff", "-e", "drift_report_dir=%s" % reports)
+    code, out = playbook(gcp, inv, *args, playbook="playbooks/drift.yml")
+    assert code == 0 and "No drift: the live project matches the inventory." in out, out[-4000:]
+
+    rule = gcp.emu.store["compute:projects/%s/global/firewalls/tpu-gke-dranet-allow-internal" % P]
+    rule["sourceRanges"] = ["10.0.0.0/8"]
+    pool = [x for x in gcp.emu.store[cluster(SECONDARY)]["nodePools"] if x["name"] == "tpu-v6e-pool"][0]
+    pool["initialNodeCount"] = 2
+    kube = gcp.emu.kube[cluster(SECONDARY)]
+    server = kube.get("apps", "deployments", "default", "vllm-gemma")
+    server["spec"]["template"]["spec"]["containers"][0]["image"] = "vllm/vllm-tpu:v0.11.0-hand-edited"
+    config = gcp.emu.kube[cluster(PRIMARY)]
+    policy = config.get("networking.gke.io", "gcpbackendpolicies", "default", "gemma-backend-policy")
+    del policy["spec"]["default"]["trafficDuration"]
+    gcp.control("DELETE", "requests")
+    code, out = playbook(gcp, inv, *args, playbook="playbooks/drift.yml")
+    assert code != 0 and "Drift found:" in out, out[-4000:]
+    assert gcp.requests(mutating=True) == []
+    found = report(reports, "drift-")["differences"]
+    text = json.dumps(found)
+    for expected in ("10.0.0.0/8", "initial_node_count: 2 -> 1", "vllm/vllm-tpu:v0.11.0-hand-edited", "trafficDuration"):
+        assert expected in text, (expected, found)
+        assert expected in out, expected
+
+
 def test_teardown_last(platform):
     gcp = platform.deployed()
     inv = platform.inventory

@@ -117,7 +117,7 @@ def test_config_cluster_not_in_inventory(gcp, tmp_path):
     # the fleet role checks it too (its phase alone: the clusters do not exist, so nothing to look up)
     code, out = playbook(gcp, inv, "--tags", "fleet", "-e", "gke_skip_preflight=true", "-e",
                          "clusters_kubeconfig_missing_ok=true")
-    assert code != 0 and "'asia-east1' is not the region of any host of the play" in out
+    assert code != 0 and "'asia-east1' is not the region of any host of inference_regions" in out
     assert gcp.resources("gkehub:") == {}
 
 

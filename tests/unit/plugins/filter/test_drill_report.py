@@ -86,8 +86,8 @@ def test_the_report_keeps_every_request_and_draws_it():
     from ansible_collections.gke_inference.multicluster.plugins.filter.drill_report import report_html
 
     report = drill_report(stream(failures=(12.5,)), MARKS, PRIMARY, {})
-    assert len(report["series"]) == 100 and report["series"][0] == {"t": 0.0, "latency": 0.5, "region": PRIMARY,
-                                                                      "ok": True, "stage": 0}
+    first = {"t": 0.0, "latency": 0.5, "region": PRIMARY, "ok": True, "stage": 0}
+    assert len(report["series"]) == 100 and report["series"][0] == first
     assert report["marks_at"]["outage_started"] == 10.0
     page = report_html(report, "Failover drill <us-east5>")
     assert page.count('<circle class="ok"') == 99 and page.count('class="failed"') == 1

@@ -3,7 +3,7 @@
 import json
 import os
 
-from ansible_collections.gke_inference.multicluster.plugins.callback.progress import (
+from ansible_collections.gke_inference.multicluster.plugins.plugin_utils.reporting import (
     duration, progress_lines, timing_table)
 from ansible_collections.gke_inference.multicluster.plugins.module_utils import progress
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.operations import Waiter
