@@ -172,6 +172,44 @@ def test_drift_check_names_what_changed_behind_the_collections_back(platform, tm
         assert expected in out, expected
 
 
+def test_teardown_of_one_region_leaves_the_rest_serving(platform):
+    """teardown.yml --limit to one region removes that region's part (cluster and pools, subnets, address,
+    membership, the firewall rules GKE made for its cluster) and keeps what the others share (network, shared
+    rules, bucket and grants, fleet features, the nodes' service account, the gateway), which still serves."""
+    gcp = platform.deployed()
+    code, out = playbook(gcp, platform.inventory, "--limit", "gke-europe-west4", "-e", "teardown_confirm=%s" % P,
+                         playbook="playbooks/teardown.yml")
+    assert code == 0, out[-4000:]
+    left = gcp.resources()
+    p = "compute:projects/%s/" % P
+    assert cluster(SECONDARY) not in left and cluster(PRIMARY) in left
+    assert p + "regions/europe-west4/subnetworks/tpu-gke-dranet-node-subnet" not in left
+    assert p + "regions/europe-west4/addresses/gemma-gateway-ip-europe-west4" not in left
+    assert p + "regions/us-east5/addresses/gemma-gateway-ip-us-east5" in left
+    firewalls = [k.rsplit("/", 1)[1] for k in left if k.startswith(p + "global/firewalls/")]
+    assert not [f for f in firewalls if f.startswith("gke-gke-europe-west4-")], firewalls
+    assert {"tpu-gke-dranet-allow-internal", "tpu-gke-dranet-allow-hc"} <= set(firewalls)
+    assert any(f.startswith("k8s-fw-l7-") for f in firewalls) and any(f.startswith("gke-gke-us-east5-") for f in firewalls)
+    hub = "gkehub:projects/%s/locations/global/" % P
+    assert hub + "memberships/gke-europe-west4" not in left and hub + "memberships/gke-us-east5" in left
+    assert hub + "features/multiclusteringress" in left and hub + "features/multiclusterservicediscovery" in left
+    assert p + "global/networks/tpu-gke-dranet-vpc" in left and "storage:b/%s-gemma-weights" % P in left
+    assert "gke-inference-nodes@%s.iam.gserviceaccount.com" % P in gcp.emu.projects[P]["service_accounts"]
+    assert "kept for the regions outside this run (gke-us-east5)" in out
+    # the rest serves: the primary's model server, the gateway programmed, the pool import down to one region
+    config = gcp.emu.kube[cluster(PRIMARY)]
+    assert deployment(gcp, PRIMARY)["status"]["readyReplicas"] == 1
+    gateway = config.get("gateway.networking.k8s.io", "gateways", "default", "cross-region-gateway")
+    assert [c["status"] for c in gateway["status"]["conditions"] if c["type"] == "Programmed"] == ["True"]
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        imported = config.get("networking.gke.io", "gcpinferencepoolimports", "default", "gemma-pool")
+        if imported and [c["region"] for c in imported["status"]["clusters"]] == [PRIMARY]:
+            break
+        time.sleep(0.5)
+    assert [c["region"] for c in imported["status"]["clusters"]] == [PRIMARY], imported
+
+
 def test_teardown_last(platform):
     gcp = platform.deployed()
     inv = platform.inventory
