@@ -277,6 +277,32 @@ def set_pga(ctx):
     return start(ctx, "setPrivateIpGoogleAccess", path, done)
 
 
+def _gateway_using(emu, path, resource):
+    """The load balancer of an emulated multi-cluster Gateway that uses a regional address it names, or the
+    proxy-only subnet of a region it has an address in (Compute Engine refuses to delete either while a forwarding
+    rule or the region's Envoy proxies use it); None when nothing does. The forwarding rules themselves are not
+    emulated: the Gateway stands for them."""
+    parts = path.split("/")  # projects/P/regions/R/addresses|subnetworks/N
+    if len(parts) != 6 or parts[2] != "regions" or parts[4] not in ("addresses", "subnetworks"):
+        return None
+    if parts[4] == "subnetworks" and resource.get("purpose") != "GLOBAL_MANAGED_PROXY":
+        return None
+    for kube in list(getattr(emu, "kube", {}).values()):
+        if kube.project != parts[1]:
+            continue
+        for gateway in kube.list("gateway.networking.k8s.io", "gateways"):
+            spec = gateway.get("spec") or {}
+            if not spec.get("gatewayClassName", "").endswith("-mc"):
+                continue
+            for address in spec.get("addresses") or []:
+                value = address.get("value", "")
+                if value == "/".join(parts[2:]) or (parts[4] == "subnetworks" and value.startswith(
+                        "regions/%s/" % parts[3])):
+                    return "projects/%s/regions/%s/forwardingRules/gkegw-%s" % (parts[1], parts[3],
+                                                                               gateway["metadata"]["name"])
+    return None
+
+
 @handler("compute.networks.delete", "compute.subnetworks.delete", "compute.addresses.delete",
          "compute.firewalls.delete")
 def delete(ctx):
@@ -291,6 +317,10 @@ def delete(ctx):
     if resource.get("status") == "IN_USE":
         raise bad("The address resource '%s' is already being used by '%s'" % (path, resource.get("users")),
                   reason="resourceInUseByAnotherResource")
+    gateway = _gateway_using(ctx.emu, path, resource)
+    if gateway:
+        raise bad("The %s resource '%s' is already being used by '%s'"
+                  % (ctx.method.id.split(".")[1][:-1], path, gateway), reason="resourceInUseByAnotherResource")
 
     def done():
         ctx.emu.store.pop(KEY + path, None)
