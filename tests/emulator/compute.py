@@ -298,8 +298,8 @@ def _gateway_using(emu, path, resource):
                 value = address.get("value", "")
                 if value == "/".join(parts[2:]) or (parts[4] == "subnetworks" and value.startswith(
                         "regions/%s/" % parts[3])):
-                    return "projects/%s/regions/%s/forwardingRules/gkegw-%s" % (parts[1], parts[3],
-                                                                               gateway["metadata"]["name"])
+                    rule = "gkegw-" + gateway["metadata"]["name"]
+                    return "projects/%s/regions/%s/forwardingRules/%s" % (parts[1], parts[3], rule)
     return None
 
 
