@@ -138,6 +138,11 @@ def test_drill_load_test_and_secondary_down(platform, tmp_path):
     assert gcp.requests(mutating=True) == [], gcp.requests(mutating=True)
     assert "Baseline" not in out and not glob.glob(str(reports / "failover-drill-*"))
     set_replicas(gcp, SECONDARY, 1)
+    # --limit to the primary alone: there would be no region in the run to check, so it refuses, changing nothing
+    gcp.control("DELETE", "requests")
+    code, out = playbook(gcp, inv, *windows, "--limit", "gke-us-east5", playbook="playbooks/failover_drill.yml")
+    assert code != 0 and "needs another region to take over" in out and "Nothing was changed" in out, out[-2000:]
+    assert gcp.requests(mutating=True) == []
 
 
 def test_drift_check_names_what_changed_behind_the_collections_back(platform, tmp_path):
