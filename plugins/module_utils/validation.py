@@ -85,3 +85,27 @@ def overlaps(ranges):
                 messages.append("%s (%s) overlaps %s (%s): give every node and proxy-only subnet its own range."
                                 % (label_a, net_a, label_b, net_b))
     return messages
+
+
+LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+LABEL_VALUE_RE = re.compile(r"^[a-z0-9_-]{0,63}$")
+
+
+def label_errors(field, labels):
+    """Google Cloud resource labels: at most 64; keys of 1-63 lower-case letters, digits, underscores and dashes
+    starting with a letter; values of at most 63 of the same characters."""
+    errors = []
+    if labels is None:
+        return errors
+    if not isinstance(labels, dict):
+        return ["%s: must be a mapping of label keys to values." % field]
+    if len(labels) > 64:
+        errors.append("%s: at most 64 labels (%d given)." % (field, len(labels)))
+    for key, value in sorted(labels.items(), key=lambda item: str(item[0])):
+        if not LABEL_KEY_RE.match(str(key)):
+            errors.append("%s: key '%s' must be 1-63 lower-case letters, digits, underscores and dashes, starting "
+                          "with a letter." % (field, key))
+        if not LABEL_VALUE_RE.match(str(value)):
+            errors.append("%s: value '%s' of '%s' must be at most 63 lower-case letters, digits, underscores and "
+                          "dashes." % (field, value, key))
+    return errors

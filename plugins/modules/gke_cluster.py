@@ -81,6 +81,19 @@ options:
     description: Machine type of the default node pool (at creation).
     type: str
     default: e2-standard-16
+  resource_labels:
+    description:
+      - Labels on the cluster (GKE's resource labels; they also reach the cluster's Compute Engine resources and the
+        billing export), for example an organization's C(team) and C(cost-center). Keys and values of at most 63
+        lower-case letters, digits, underscores and dashes, keys starting with a letter.
+      - Not managed when omitted; when given, they replace the cluster's labels (C(setResourceLabels), guarded by the
+        label fingerprint read just before).
+    type: dict
+  maintenance_window:
+    description:
+      - Start of the daily maintenance window, V(HH:MM) in UTC (GKE makes it 4 hours long); GKE picks a time when
+        omitted. Changed in place (C(setMaintenancePolicy)).
+    type: str
   service_account:
     description:
       - Email of the service account the default node pool's nodes run as (at creation). Unset, GKE uses the
@@ -129,10 +142,14 @@ changes:
   elements: str
 """
 
+import re
+
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.container import Gke, cluster_path, location_of
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.diff import compare, diff_result, merged
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.gcp import GcpModule
-from ansible_collections.gke_inference.multicluster.plugins.module_utils.validation import name_error
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.validation import label_errors, name_error
+
+TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 # top-level cluster field (as compared) -> the ClusterUpdate field that changes it
 UPDATES = (
@@ -186,6 +203,8 @@ def main():
             initial_node_count=dict(type="int", default=1),
             machine_type=dict(type="str", default="e2-standard-16"),
             service_account=dict(type="str"),
+            resource_labels=dict(type="dict"),
+            maintenance_window=dict(type="str"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         ),
         timeout=2700,
@@ -195,8 +214,12 @@ def main():
     p = module.params
     error = name_error("name", p["name"]) or (
         "name: '%s' is longer than the 40 characters GKE allows." % p["name"] if len(p["name"]) > 40 else None)
-    if error:
-        module.fail_json(msg=error)
+    errors = ([error] if error else []) + label_errors("resource_labels", p["resource_labels"])
+    if p["maintenance_window"] is not None and not TIME_RE.match(p["maintenance_window"]):
+        errors.append("maintenance_window: '%s' is not a time of day as HH:MM (UTC), for example 03:00."
+                      % p["maintenance_window"])
+    if errors:
+        module.fail_json(msg=" ".join(errors), errors=errors)
     gke = Gke(module, p["location"])
     path = cluster_path(module.project, p["location"], p["name"])
     actual = gke.read_cluster(p["name"])
@@ -215,6 +238,11 @@ def main():
                 config=dict(machine_type=p["machine_type"], oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
                             workload_metadata_config=dict(mode="GKE_METADATA"),
                             service_account=p["service_account"] or "default"))])
+            if p["resource_labels"] is not None:
+                body["resource_labels"] = dict((k, str(v)) for k, v in p["resource_labels"].items())
+            if p["maintenance_window"]:
+                body["maintenance_policy"] = dict(window=dict(daily_maintenance_window=dict(
+                    start_time=p["maintenance_window"])))
             body = dict((k, v) for k, v in body.items() if v is not None)
             gke.run("create cluster %s in %s" % (p["name"], p["location"]), "create_cluster",
                     request=dict(parent="projects/%s/locations/%s" % (module.project, p["location"]), cluster=body))
@@ -222,10 +250,18 @@ def main():
         module.exit_json(changed=True, cluster=actual or desired, diff=diff_result({}, actual or desired))
 
     changes = compare(desired, actual)
+    # labels and the maintenance window have calls of their own, each guarded by what was just read
+    labels = dict((k, str(v)) for k, v in (p["resource_labels"] or {}).items())
+    if p["resource_labels"] is not None and (actual.get("resource_labels") or {}) != labels:
+        changes["resource_labels"] = (actual.get("resource_labels") or {}, labels)
+    window = ((actual.get("maintenance_policy") or {}).get("window") or {}).get("daily_maintenance_window") or {}
+    if p["maintenance_window"] and window.get("start_time") != p["maintenance_window"]:
+        changes["maintenance_window"] = (window.get("start_time"), p["maintenance_window"])
+    special = [c for c in ("resource_labels", "maintenance_window") if c in changes]
     updatable = [(prefix, field) for prefix, field in UPDATES if any(c == prefix or c.startswith(prefix + ".")
                                                                      for c in changes)]
     covered = [c for c in changes if any(c == prefix or c.startswith(prefix + ".") for prefix, _field in updatable)]
-    immutable = sorted(c for c in changes if c not in covered)
+    immutable = sorted(c for c in changes if c not in covered and c not in special)
     if immutable:
         module.fail_json(msg="Cannot change %s of cluster %s in place (%s). Delete and re-create the cluster, or keep "
                              "the current value." % (", ".join(immutable), p["name"], "; ".join(
@@ -234,7 +270,20 @@ def main():
         for prefix, field in updatable:
             gke.run("update %s of cluster %s" % (prefix, p["name"]), "update_cluster",
                     request=dict(name=path, update={field: update_value(desired, prefix)}))
-    after = merged(actual, desired) if module.check_mode or not changes else gke.read_cluster(p["name"])
+        if "resource_labels" in special:
+            gke.run("set the labels of cluster %s" % p["name"], "set_labels", request=dict(
+                name=path, resource_labels=labels, label_fingerprint=actual.get("label_fingerprint", "")))
+        if "maintenance_window" in special:
+            policy = dict(window=dict(daily_maintenance_window=dict(start_time=p["maintenance_window"])),
+                          resource_version=(actual.get("maintenance_policy") or {}).get("resource_version", ""))
+            gke.run("set the maintenance window of cluster %s" % p["name"], "set_maintenance_policy",
+                    request=dict(name=path, maintenance_policy=policy))
+    if module.check_mode or not changes:
+        after = merged(actual, desired)
+        if "resource_labels" in special:
+            after["resource_labels"] = labels
+    else:
+        after = gke.read_cluster(p["name"])
     module.exit_json(changed=bool(changes), cluster=after, changes=sorted(changes),
                      diff=diff_result(actual, after), region=location_of(p["location"])[1])
 

@@ -1,6 +1,8 @@
 """GKE (container v1: clusters, node pools, operations) and GKE Hub (gkehub v1: memberships,
 features, operations)."""
 
+import hashlib
+import json
 import re
 
 from .compute import ref_path
@@ -130,13 +132,21 @@ def cluster_create(ctx):
         "name": "default-pool", "initialNodeCount": cluster.pop("initialNodeCount", 3),
         "config": cluster.pop("nodeConfig", {})}]
     cluster["nodePools"] = [_check_node_pool(dict(p), location, ctx.emu) for p in pools]
+    _check_labels(cluster.get("resourceLabels"))
+    start = (((cluster.get("maintenancePolicy") or {}).get("window") or {}).get("dailyMaintenanceWindow") or {}).get(
+        "startTime")
+    if start is not None:
+        if not START_TIME_RE.match(start):
+            raise _bad("maintenancePolicy.window.dailyMaintenanceWindow.startTime: '%s' is not a time in HH:MM." % start)
+        cluster["maintenancePolicy"]["window"]["dailyMaintenanceWindow"]["duration"] = "PT4H0M0S"
+        cluster["maintenancePolicy"]["resourceVersion"] = _fingerprint(cluster["maintenancePolicy"]["window"])
     number = ctx.emu.project(project)["number"]
     cluster.update({
         "status": "PROVISIONING", "location": location, "zone": location, "createTime": now_rfc3339(),
         "selfLink": "https://container.googleapis.com/v1/projects/%s/locations/%s/clusters/%s" % (project, location, name),
         "masterAuth": {},
         "currentMasterVersion": "1.34.1-gke.1829001", "currentNodeVersion": "1.34.1-gke.1829001",
-        "id": ctx.emu.next_id(), "labelFingerprint": "a9dc16a7",
+        "id": ctx.emu.next_id(), "labelFingerprint": _fingerprint(cluster.get("resourceLabels")),
     })
     cluster.setdefault("network", "default")
     cluster.setdefault("releaseChannel", {"channel": "REGULAR"})
@@ -223,6 +233,60 @@ def cluster_update(ctx):
         current, value = holder.get(leaf), update[field]
         holder[leaf] = dict(current, **value) if isinstance(current, dict) and isinstance(value, dict) else value
     return _container_op(ctx, "UPDATE_CLUSTER", key.split(":", 1)[1], done)
+
+
+# GKE's labels: keys and values of at most 63 lower-case letters, digits, underscores and dashes, keys starting with
+# a letter, at most 64 of them (Cluster.resourceLabels; "Creating and managing cluster labels"). setResourceLabels and
+# setMaintenancePolicy carry the fingerprint / resourceVersion the caller read: a stale one is refused (concurrent
+# change), as GKE does.
+LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+LABEL_VALUE_RE = re.compile(r"^[a-z0-9_-]{0,63}$")
+START_TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+def _check_labels(labels):
+    bad = [k for k, v in (labels or {}).items() if not LABEL_KEY_RE.match(k) or not LABEL_VALUE_RE.match(str(v))]
+    if bad or len(labels or {}) > 64:
+        raise _bad("Invalid resource labels %s: keys and values must be at most 63 lower-case letters, digits, "
+                   "underscores and dashes, keys starting with a letter, at most 64 labels." % ", ".join(sorted(bad)))
+
+
+def _fingerprint(value):
+    return hashlib.sha256(json.dumps(value or {}, sort_keys=True).encode()).hexdigest()[:8]
+
+
+@handler("container.projects.locations.clusters.setResourceLabels")
+def cluster_set_labels(ctx):
+    key, cluster = _cluster(ctx)
+    labels = ctx.body.get("resourceLabels") or {}
+    _check_labels(labels)
+    if ctx.body.get("labelFingerprint") != cluster.get("labelFingerprint"):
+        raise ApiError(409, "Labels could not be set due to fingerprint mismatch: the labels changed since they were "
+                            "read.", status="ABORTED")
+
+    def done():
+        cluster["resourceLabels"] = labels
+        cluster["labelFingerprint"] = _fingerprint(labels)
+    return _container_op(ctx, "SET_LABELS", key.split(":", 1)[1], done)
+
+
+@handler("container.projects.locations.clusters.setMaintenancePolicy")
+def cluster_set_maintenance(ctx):
+    key, cluster = _cluster(ctx)
+    policy = dict(ctx.body.get("maintenancePolicy") or {})
+    start = ((policy.get("window") or {}).get("dailyMaintenanceWindow") or {}).get("startTime")
+    if start is not None and not START_TIME_RE.match(start):
+        raise _bad("maintenancePolicy.window.dailyMaintenanceWindow.startTime: '%s' is not a time in HH:MM." % start)
+    current = cluster.get("maintenancePolicy") or {}
+    if current.get("resourceVersion") and policy.get("resourceVersion") != current["resourceVersion"]:
+        raise ApiError(409, "The maintenance policy changed since it was read (resourceVersion).", status="ABORTED")
+
+    def done():
+        if start is not None:
+            policy["window"]["dailyMaintenanceWindow"]["duration"] = "PT4H0M0S"
+        policy["resourceVersion"] = _fingerprint(policy.get("window"))
+        cluster["maintenancePolicy"] = policy
+    return _container_op(ctx, "SET_MAINTENANCE_POLICY", key.split(":", 1)[1], done)
 
 
 # -- node pools -------------------------------------------------------------------------------

@@ -152,3 +152,35 @@ def test_a_token_in_the_kubeconfig_expires(net, tmp_path):
 def namespace_names(path):
     client = kube_config.new_client_from_config(config_file=str(path))
     return sorted(n.metadata.name for n in k8s_client.CoreV1Api(client).list_namespace().items)
+
+
+def test_labels_and_maintenance_window(net):
+    """resource_labels and maintenance_window at creation, no change on a re-run, then each changed in place with
+    its own call (the label fingerprint and the policy's resourceVersion just read); bad values fail before any
+    call, naming the option."""
+    gcp = net
+    created = cluster(gcp, resource_labels={"team": "platform", "cost-center": "ml-42"}, maintenance_window="03:00")
+    assert created["changed"], created
+    stored = gcp.resource(KEY)
+    assert stored["resourceLabels"] == {"team": "platform", "cost-center": "ml-42"}
+    assert stored["maintenancePolicy"]["window"]["dailyMaintenanceWindow"]["startTime"] == "03:00"
+    gcp.control("DELETE", "requests")
+    assert not cluster(gcp, resource_labels={"team": "platform", "cost-center": "ml-42"}, maintenance_window="03:00")[
+        "changed"]
+    assert not gcp.requests(mutating=True)
+    assert not cluster(gcp)["changed"]  # omitted: not managed
+    planned = cluster(gcp, check=True, resource_labels={"team": "inference"}, maintenance_window="22:30")
+    assert planned["changed"] and sorted(planned["changes"]) == ["maintenance_window", "resource_labels"]
+    assert gcp.resource(KEY)["resourceLabels"]["team"] == "platform"  # check mode changed nothing
+    changed = cluster(gcp, resource_labels={"team": "inference"}, maintenance_window="22:30")
+    assert changed["changed"], changed
+    stored = gcp.resource(KEY)
+    assert stored["resourceLabels"] == {"team": "inference"}
+    assert stored["maintenancePolicy"]["window"]["dailyMaintenanceWindow"]["startTime"] == "22:30"
+    methods = [r["method_id"] for r in gcp.requests(mutating=True)]
+    assert "container.projects.locations.clusters.setResourceLabels" in methods
+    assert "container.projects.locations.clusters.setMaintenancePolicy" in methods
+    before = len(gcp.requests())
+    bad = cluster(gcp, resource_labels={"Team": "x", "ok": "Not Valid"}, maintenance_window="25:00")
+    assert bad["failed"] and "resource_labels: key 'Team'" in bad["msg"] and "value 'Not Valid'" in bad["msg"]
+    assert "maintenance_window: '25:00'" in bad["msg"] and len(gcp.requests()) == before

@@ -68,7 +68,8 @@ def test_bad_settings_stop_site_before_anything_exists(gcp, tmp_path):
         "all": {"gke_max_utilization_percent": 150, "workload_tpu_topology": "2x4",
                 "clusters_pool_overrides": {"autoscaling": {"min_node_count": 3, "max_node_count": 1}},
                 "gke_model_bucket": "Team_Weights", "gke_model_id": "google/gemma 3!",
-                "network_prefix": "platform-team-inference-network-with-a-name-much-too-long"},
+                "network_prefix": "platform-team-inference-network-with-a-name-much-too-long",
+                "gke_resource_labels": {"Team": "platform"}, "gke_maintenance_window": "3am"},
         # a value of the whole platform set differently in one region
         "europe_west4": {"gke_config_region": "europe-west4"}})
     gcp.control("DELETE", "requests")
@@ -81,6 +82,8 @@ def test_bad_settings_stop_site_before_anything_exists(gcp, tmp_path):
                      "gke_model_id): 'google/gemma 3!' is not a Hugging Face repository id",
                      "gke_config_region: the hosts disagree (", "gke-us-east5=us-east5", "gke-europe-west4=europe-west4",
                      "gke-us-east5: network_proxy_subnet_name: 'platform-team-inference-network-with-a-name-much-too-long-"
-                     "proxy-subnet-us-east5' is not a valid resource name", "Shorten network_prefix"):
+                     "proxy-subnet-us-east5' is not a valid resource name", "Shorten network_prefix",
+                     "gke_resource_labels: Team=platform is not a Google Cloud label",
+                     "gke_maintenance_window: 3am is not a time of day as HH:MM"):
         assert expected in out, (expected, out)
     assert gcp.requests(mutating=True) == []

@@ -82,6 +82,7 @@ def test_site_deploys_every_region(platform):
     assert sorted(res[p + "global/firewalls/tpu-gke-dranet-allow-internal"]["sourceRanges"]) == [
         "10.0.1.0/24", "10.0.2.0/24", "10.1.1.0/24", "10.1.2.0/24"]
     assert res["storage:b/%s-gemma-weights" % P]
+    assert res["storage:b/%s-gemma-weights" % P]["labels"] == {"team": "platform", "env": "emulator"}
     roles = {b["role"] for b in res["storage:iam/%s-gemma-weights" % P]["bindings"]}
     assert {"roles/storage.objectViewer", "roles/storage.objectUser"} <= roles
     for region, _zone in REGIONS:
@@ -89,6 +90,9 @@ def test_site_deploys_every_region(platform):
         assert stored["status"] == "RUNNING" and stored["subnetwork"] == "tpu-gke-dranet-node-subnet"
         pool = [x for x in stored["nodePools"] if x["name"] == "tpu-v6e-pool"][0]
         assert pool["networkConfig"]["acceleratorNetworkProfile"] == "auto"
+        # the organization's labels and maintenance window (inventories/local)
+        assert stored["resourceLabels"] == {"team": "platform", "env": "emulator"}
+        assert stored["maintenancePolicy"]["window"]["dailyMaintenanceWindow"]["startTime"] == "03:00"
         # every pool's nodes run as the platform's own service account (not the Compute Engine default)
         assert {x["config"]["serviceAccount"] for x in stored["nodePools"]} == {NODE_SA}
         assert res["gkehub:projects/%s/locations/global/memberships/gke-%s" % (P, region)]
