@@ -261,6 +261,11 @@ def test_one_region_alone_changes_nothing_and_says_what_it_left_out(platform):
     assert list(recap(out)) == ["gke-europe-west4"] and recap(out)["gke-europe-west4"]["changed"] == 0, out[-2000:]
     assert gcp.requests(mutating=True) == []
     assert "The fleet's config cluster (gke-us-east5, us-east5) is not in this run" in out
+    # what the regions share belongs to the config cluster's host: not even looked at
+    assert "gke-us-east5 is not in this run (--limit): what the regions share" in out
+    shared = [r["path"] for r in gcp.requests() if any(part in r["path"] for part in (
+        "/global/networks/", "/global/firewalls/", "/features/", "/serviceAccounts/"))]
+    assert shared == [], shared
 
 
 def test_a_failed_download_leaves_no_token_in_the_cluster(platform):
