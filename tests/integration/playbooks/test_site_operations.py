@@ -153,6 +153,9 @@ def test_drift_check_names_what_changed_behind_the_collections_back(platform, tm
     inv = platform.inventory
     reports = tmp_path / "reports"
     args = ("--check", "--diff", "-e", "drift_report_dir=%s" % reports)
+    # without its callback the check would see nothing: it refuses instead of reporting no drift
+    code, out = playbook(gcp, inv, *args, playbook="playbooks/drift.yml", env={"ANSIBLE_CALLBACKS_ENABLED": "gke_inference.multicluster.progress"})
+    assert code != 0 and "drift callback is not enabled" in out, out[-2000:]
     code, out = playbook(gcp, inv, *args, playbook="playbooks/drift.yml")
     assert code == 0 and "No drift: the live project matches the inventory." in out, out[-4000:]
 
