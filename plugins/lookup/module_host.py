@@ -75,7 +75,7 @@ def launcher_path():
     try:
         folder = os.path.join(tempfile.gettempdir(), "gke-inference-turbo-%d" % os.getuid())
         if not os.path.isdir(folder):
-            os.makedirs(folder, 0o700)
+            os.makedirs(folder, 0o700, exist_ok=True)  # several runs may start at once
         info = os.stat(folder)
         if info.st_uid != os.getuid() or info.st_mode & 0o077:
             return sys.executable  # not a folder only we can enter

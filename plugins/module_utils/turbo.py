@@ -301,7 +301,7 @@ def _host_connection(controller, start=True):
     host loads its libraries wait for it (at most START_TIMEOUT seconds, then they run on their own)."""
     folder = os.path.join(tempfile.gettempdir(), "gke-inference-turbo-%d" % os.getuid())
     if not os.path.isdir(folder):
-        os.makedirs(folder, 0o700)
+        os.makedirs(folder, 0o700, exist_ok=True)  # several modules may start at once
     info = os.stat(folder)
     if info.st_uid != os.getuid() or info.st_mode & 0o077:
         return None  # not a folder only we can enter: run without the host

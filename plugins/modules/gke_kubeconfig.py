@@ -141,7 +141,7 @@ def main():
     kind = select_auth_kind(p)
     directory = os.path.dirname(os.path.abspath(p["path"]))
     if not os.path.isdir(directory):
-        os.makedirs(directory, 0o700)
+        os.makedirs(directory, 0o700, exist_ok=True)  # regions write their kubeconfigs at the same time
     try:
         if kind != "accesstoken":  # an access token is used as given: there is nothing to refresh it from
             credentials.refresh(Request())  # proves the credentials work before anything relies on the file
