@@ -15,6 +15,7 @@ __metaclass__ = type
 
 import copy
 import json
+import os
 import time
 
 from ansible_collections.gke_inference.multicluster.plugins.module_utils import turbo
@@ -73,7 +74,11 @@ class Kube:
         try:
             api = kube_config.new_client_from_config(config_file=module.params["kubeconfig"],
                                                      context=module.params.get("context"))
-            self.client = dynamic.DynamicClient(api)
+            # Fresh API discovery on every run. By default the client keeps discovery in a file per API
+            # server address that nothing expires: after GKE changed the version a CRD is served in, a stale
+            # file made a wildcard-version lookup read a version that is gone (404, "not found") until the
+            # wait timed out. A path under os.devnull never exists and can never be written.
+            self.client = dynamic.DynamicClient(api, cache_file=os.path.join(os.devnull, "discovery.json"))
         except Exception as exc:  # pylint: disable=broad-except
             module.fail_json(msg="kubeconfig: cannot reach the cluster with %s: %s" % (
                 module.params["kubeconfig"], exc))

@@ -108,6 +108,18 @@ def test_the_pool_import_is_found_in_whichever_version_the_cluster_serves(gcp, c
     assert result["changed"] and result["pool_import"] and result["programmed"], result
 
 
+def test_a_version_change_after_an_earlier_run_is_seen(gcp, config_cluster):
+    """The kubernetes client keeps API discovery in a file per API server address, for ever. A CRD whose served
+    version changed since an earlier run (a GKE upgrade) must still be found: a stale discovery once made the
+    module wait for the pool import until import_timeout."""
+    kube, kubeconfig = config_cluster
+    assert run(gcp, kubeconfig)["pool_import"]
+    with gcp.emu.lock:
+        kube.kinds[("networking.gke.io", "gcpinferencepoolimports")].versions = ["v1alpha1"]
+    result = run(gcp, kubeconfig, import_timeout=3)
+    assert not result.get("failed") and result["pool_import"] and result["programmed"], result
+
+
 def test_absent_removes_everything_and_is_idempotent(gcp, config_cluster):
     kube, kubeconfig = config_cluster
     assert run(gcp, kubeconfig)["changed"]
