@@ -51,6 +51,9 @@ def config_cluster(gcp, tmp_path):
 
 def run(gcp, kubeconfig, check=False, **args):
     args.setdefault("addresses", ADDRESSES)
+    # A test that waits fails within a minute instead of hanging for the defaults (15 minutes and more)
+    args.setdefault("import_timeout", 30)
+    args.setdefault("programmed_timeout", 30)
     return gcp.run("inference_gateway", check=check, auth=False, project=None, api_endpoint=None,
                    kubeconfig=kubeconfig, poll_interval=0.05, **args)
 
