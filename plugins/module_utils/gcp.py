@@ -67,6 +67,7 @@ CLIENTS = {
     "gkehub": ("google.cloud.gkehub_v1", "GkeHubClient"),
     "projects": ("google.cloud.resourcemanager_v3", "ProjectsClient"),
     "serviceusage": ("google.cloud.service_usage_v1", "ServiceUsageClient"),
+    "cloudquotas": ("google.cloud.cloudquotas_v1", "CloudQuotasClient"),
 }
 
 

@@ -20,8 +20,8 @@ description:
     project). APIs - which of O(services) are disabled, and whether the caller may enable them.
     Permissions - C(projects.testIamPermissions) with O(permissions) (unverified while Resource Manager
     is disabled; quota likewise while Compute Engine is).
-    Quota - per region of O(quota), the first of its C(metrics) that Compute Engine reports, against
-    the chips or GPUs needed. Shape - the accelerator node pool's machine type and topology or GPUs.
+    Quota - per region of O(quota), the first of its C(metrics) that Compute Engine reports, or else its
+    C(quota_id) in Cloud Quotas, against the chips or GPUs needed. Shape - the accelerator node pool's machine type and topology or GPUs.
 options:
   services:
     description: APIs the deployment needs (for example C(container.googleapis.com)).
@@ -52,6 +52,20 @@ options:
         type: list
         elements: str
         required: true
+      quota_id:
+        description:
+          - The Cloud Quotas id of the quota (service C(compute.googleapis.com)), read when the region reports none of
+            O(quota[].metrics) among its Compute Engine quotas - for example C(TPUS-PER-TPU-FAMILY-per-project-region).
+          - The value that applies to the region and O(quota[].dimensions) is compared with O(quota[].needed). Cloud
+            Quotas reports limits, not usage - what other node pools in the region already use is not counted, and
+            the result says so in RV(unverified).
+          - Needs C(cloudquotas.googleapis.com) enabled (the network role enables it) and permission to read quota
+            information (for example C(roles/cloudquotas.viewer)); without them the check becomes a warning.
+        type: str
+      dimensions:
+        description: The quota's dimensions besides the region, for example C({tpu_family: CT6E}).
+        type: dict
+        default: {}
       elsewhere:
         description: Where that quota can be checked instead, named in the warning when it is not checked here.
         type: str
@@ -95,6 +109,11 @@ EXAMPLES = r"""
     permissions: [container.clusters.create, compute.networks.create]
     quota:
       - {region: us-east5, metrics: [PREEMPTIBLE_NVIDIA_H100_GPUS], needed: 6}
+      - region: europe-west4
+        metrics: []
+        quota_id: TPUS-PER-TPU-FAMILY-per-project-region
+        dimensions: {tpu_family: CT6E}
+        needed: 4
     accelerator: {machine_type: ct6e-standard-4t, tpu_topology: 2x2}
   register: preflight
 """
@@ -121,7 +140,10 @@ missing_permissions:
   type: list
   elements: str
 quota:
-  description: Per region checked - region, metric, limit, usage, needed.
+  description:
+    - Per region checked - region, metric, limit, usage, needed.
+    - A quota read from Cloud Quotas has its id and dimensions as C(metric) (for example
+      C(TPUS-PER-TPU-FAMILY-per-project-region tpu_family=CT6E)) and no usage (C(null)).
   returned: always
   type: list
   elements: dict
@@ -156,6 +178,47 @@ class Checks:
                          "auth_kind and service_account_file / access_token." % (action, exc)
 
 
+def quota_value(info, region, dimensions):
+    """The value of a Cloud Quotas QuotaInfo that applies to ``region`` and ``dimensions``, or None. Its
+    DimensionsInfos come most specific first; one that leaves a dimension out applies to every value of it
+    (that no more specific one names), within its applicable locations."""
+    wanted = dict(dimensions, region=region)
+    for entry in info.get("dimensions_infos") or []:
+        dims = entry.get("dimensions") or {}
+        if any(wanted.get(key) != value for key, value in dims.items()):
+            continue
+        where = entry.get("applicable_locations") or []
+        if "region" not in dims and where and region not in where and "global" not in where:
+            continue
+        return int((entry.get("details") or {}).get("value") or 0)
+    return None
+
+
+def cloud_quota(module, checks, project, item, result):
+    """Check one region's accelerator quota in Cloud Quotas (limits only: usage is not reported there)."""
+    label = " ".join([item["quota_id"]] + ["%s=%s" % kv for kv in sorted(item["dimensions"].items())])
+    where = item["elsewhere"] or "the console (IAM & Admin > Quotas)"
+    name = "projects/%s/locations/global/services/compute.googleapis.com/quotaInfos/%s" % (project, item["quota_id"])
+    info, error = checks.attempt("read the quota %s" % item["quota_id"], module.client("cloudquotas").get_quota_info,
+                                 request={"name": name})
+    limit = None if error else quota_value(to_dict(info), item["region"], item["dimensions"])
+    if limit is None:
+        checks.warnings.append("quota: not checked in %s - %s; check %g units of %s before deploying."
+                               % (item["region"], error or "Cloud Quotas states no value of %s for it" % label,
+                                  item["needed"], where))
+        return
+    result["quota"].append({"region": item["region"], "metric": label, "limit": float(limit), "usage": None,
+                            "needed": item["needed"]})
+    if 0 <= limit < item["needed"]:
+        checks.problems.append("quota: region %s allows %d of %s but the node pool needs %g; request more quota for "
+                               "%s in %s (%s), or lower the node count."
+                               % (item["region"], limit, label, item["needed"], label, item["region"], where))
+    else:
+        checks.warnings.append("quota: %s in %s allows %s (the node pool needs %g); what other node pools there "
+                               "already use of it is not read (Cloud Quotas reports limits only)."
+                               % (label, item["region"], "no limit" if limit < 0 else "%d" % limit, item["needed"]))
+
+
 def main():
     module = GcpModule(
         argument_spec=dict(
@@ -163,7 +226,8 @@ def main():
             permissions=dict(type="list", elements="str", default=[]),
             quota=dict(type="list", elements="dict", default=[], options=dict(
                 region=dict(type="str", required=True), metrics=dict(type="list", elements="str", required=True),
-                needed=dict(type="float", required=True), elsewhere=dict(type="str"))),
+                needed=dict(type="float", required=True), elsewhere=dict(type="str"), quota_id=dict(type="str"),
+                dimensions=dict(type="dict", default={}))),
             accelerator=dict(type="dict", options=dict(
                 machine_type=dict(type="str", required=True), tpu_topology=dict(type="str"),
                 gpu_type=dict(type="str"), gpu_count=dict(type="int"), node_count=dict(type="int"))),
@@ -239,6 +303,14 @@ def main():
             continue
         quotas = {q["metric"]: q for q in to_dict(region).get("quotas", [])}
         metric = next((m for m in item["metrics"] if m in quotas), None)
+        if metric is None and item["quota_id"] and "cloudquotas.googleapis.com" not in disabled:
+            cloud_quota(module, checks, project, item, result)
+            continue
+        if metric is None and item["quota_id"]:
+            checks.warnings.append("quota: not checked in %s - cloudquotas.googleapis.com, where the quota %s is read, "
+                                   "is disabled (site.yml enables it; run the preflight again afterwards)."
+                                   % (item["region"], item["quota_id"]))
+            continue
         if metric is None:
             where = item["elsewhere"] or "the console (IAM & Admin > Quotas)"
             if item["metrics"]:

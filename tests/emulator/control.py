@@ -69,6 +69,8 @@ def handle(emu, http_method, path, query, raw, headers):  # pylint: disable=unus
                 emu.denied_permissions = set(body["denied_permissions"])
             if "quotas" in body:
                 emu.quotas = body["quotas"]
+            if "cloud_quotas" in body:
+                emu.cloud_quotas = body["cloud_quotas"]
             if "token_lifetime" in body:
                 emu.token_lifetime = float(body["token_lifetime"])
             if "dataplane_scale" in body:

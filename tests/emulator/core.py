@@ -137,6 +137,7 @@ class Emulator:
             self.latency = dict(self.initial_latency)  # a test's POST /_emulator/config {"latency": ...} ends with it
             self.denied_permissions = set()  # testIamPermissions answers all but these
             self.quotas = {}  # region -> {metric: limit}
+            self.cloud_quotas = {}  # Cloud Quotas id -> DimensionsInfos that come before the defaults
             if self.default_project[0]:
                 self.add_project(*self.default_project)
 

@@ -174,3 +174,30 @@ def test_service_account_bad_input(gcp):
     result = gcp.run("iam_service_account", account_id="Nodes_1", display_name="x" * 101)
     assert result["failed"] and "account_id: 'Nodes_1'" in result["msg"] and "display_name:" in result["msg"], result
     assert len(gcp.requests()) == before
+
+
+def test_preflight_reads_accelerator_quota_from_cloud_quotas(gcp):
+    """Quota Compute Engine's regions do not report is read from Cloud Quotas: the DimensionsInfo that applies is
+    the most specific one naming the region and the family, else the one that leaves them out."""
+    gcp.emu.projects["test-project-1"]["services"].add("cloudquotas.googleapis.com")
+    gcp.control("POST", "config", {"cloud_quotas": {"GPUS-PER-GPU-FAMILY-per-project-region": [
+        {"dimensions": {"region": "us-east5", "gpu_family": "NVIDIA_H100"}, "value": 8},
+        {"dimensions": {"region": "us-east5"}, "value": 100}]}})
+    h100 = dict(metrics=[], quota_id="GPUS-PER-GPU-FAMILY-per-project-region", dimensions={"gpu_family": "NVIDIA_H100"})
+    result = gcp.run("preflight_info", quota=[dict(h100, region="us-east5", needed=12),
+                                              dict(h100, region="europe-west4", needed=12)])
+    assert [(q["region"], q["limit"], q["usage"]) for q in result["quota"]] == [("us-east5", 8.0, None),
+                                                                                 ("europe-west4", 16.0, None)]
+    assert result["problems"] == [
+        "quota: region us-east5 allows 8 of GPUS-PER-GPU-FAMILY-per-project-region gpu_family=NVIDIA_H100 but the "
+        "node pool needs 12; request more quota for GPUS-PER-GPU-FAMILY-per-project-region gpu_family=NVIDIA_H100 in "
+        "us-east5 (the console (IAM & Admin > Quotas)), or lower the node count."], result
+    # another family is not the H100's: the catch-all value of the quota (0 in the emulated project) applies
+    other = gcp.run("preflight_info", quota=[dict(h100, region="europe-west4", needed=1, dimensions={"gpu_family": "NVIDIA_B200"})])
+    assert other["quota"][0]["limit"] == 0.0 and "allows 0 of" in other["problems"][0]
+    # a quota id Cloud Quotas does not know is a warning that names where to look, not a problem
+    unknown = gcp.run("preflight_info", quota=[dict(h100, region="us-east5", needed=1, quota_id="NO-SUCH-per-project-region",
+                                                    elsewhere="the H100 page")])
+    assert unknown["problems"] == [] and unknown["quota"] == []
+    assert unknown["unverified"][0].startswith("quota: not checked in us-east5 - ") and \
+        unknown["unverified"][0].endswith("check 1 units of the H100 page before deploying."), unknown

@@ -50,14 +50,28 @@ def test_preflight_quota_shortfall_for_the_gpu_profile(gcp, tmp_path):
     assert "Preflight found 1 problem(s)" in out
 
 
-def test_preflight_says_which_accelerator_quota_it_could_not_check(gcp, tmp_path):
+def test_preflight_reads_the_tpu_quota_from_cloud_quotas(gcp, tmp_path):
     """TPU v6e chips are not a Compute Engine regional quota (no value of compute v1 Quota.metric names them):
-    the preflight says so and where to look, instead of looking for a metric no region reports."""
-    code, out = playbook(gcp, local_inventory(tmp_path, gcp), playbook="playbooks/preflight.yml")
+    the preflight reads them from Cloud Quotas, says so when that API is not enabled yet, and names the region
+    whose quota is short."""
+    inv = local_inventory(tmp_path, gcp)
+    code, out = playbook(gcp, inv, playbook="playbooks/preflight.yml")
     assert code == 0, out
     for region in ("us-east5", "europe-west4"):
-        assert ("quota: not checked in %s - this accelerator's quota is not a Compute Engine regional quota; check 4 "
-                "units of 'TPUs per TPU family' (TPUS_PER_TPU_FAMILY, tpu_family CT6E)" % region) in out, out
+        assert ("quota: not checked in %s - cloudquotas.googleapis.com, where the quota "
+                "TPUS-PER-TPU-FAMILY-per-project-region is read, is disabled" % region) in out, out
+    with gcp.emu.lock:
+        gcp.emu.projects[gcp.project]["services"].add("cloudquotas.googleapis.com")
+    gcp.control("POST", "config", {"cloud_quotas": {"TPUS-PER-TPU-FAMILY-per-project-region": [
+        {"dimensions": {"region": "europe-west4", "tpu_family": "CT6E"}, "value": 0}]}})
+    code, out = playbook(gcp, inv, playbook="playbooks/preflight.yml")
+    assert code != 0, out
+    assert ("quota: region europe-west4 allows 0 of TPUS-PER-TPU-FAMILY-per-project-region tpu_family=CT6E but the "
+            "node pool needs 4; request more quota") in out, out
+    # the project-wide value applies where no region-specific one is set; usage is not in Cloud Quotas
+    assert ("quota: TPUS-PER-TPU-FAMILY-per-project-region tpu_family=CT6E in us-east5 allows 32 (the node pool "
+            "needs 4); what other node pools there already use of it is not read") in out, out
+    assert "Preflight found 1 problem(s)" in out
 
 
 def test_bad_settings_stop_site_before_anything_exists(gcp, tmp_path):
