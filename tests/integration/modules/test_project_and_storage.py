@@ -186,8 +186,8 @@ def test_preflight_reads_accelerator_quota_from_cloud_quotas(gcp):
     h100 = dict(metrics=[], quota_id="GPUS-PER-GPU-FAMILY-per-project-region", dimensions={"gpu_family": "NVIDIA_H100"})
     result = gcp.run("preflight_info", quota=[dict(h100, region="us-east5", needed=12),
                                               dict(h100, region="europe-west4", needed=12)])
-    assert [(q["region"], q["limit"], q["usage"]) for q in result["quota"]] == [("us-east5", 8.0, None),
-                                                                                 ("europe-west4", 16.0, None)]
+    limits = [(q["region"], q["limit"], q["usage"]) for q in result["quota"]]
+    assert limits == [("us-east5", 8.0, None), ("europe-west4", 16.0, None)]
     assert result["problems"] == [
         "quota: region us-east5 allows 8 of GPUS-PER-GPU-FAMILY-per-project-region gpu_family=NVIDIA_H100 but the "
         "node pool needs 12; request more quota for GPUS-PER-GPU-FAMILY-per-project-region gpu_family=NVIDIA_H100 in "
