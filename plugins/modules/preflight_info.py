@@ -63,7 +63,7 @@ options:
             information (for example C(roles/cloudquotas.viewer)); without them the check becomes a warning.
         type: str
       dimensions:
-        description: The quota's dimensions besides the region, for example C({tpu_family: CT6E}).
+        description: The quota's dimensions besides the region, for example C(tpu_family=CT6E) as a dict.
         type: dict
         default: {}
       elsewhere:

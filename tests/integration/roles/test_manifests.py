@@ -213,12 +213,3 @@ def test_the_shipped_inference_objective_crd_has_the_known_checksum():
                             "inference.networking.x-k8s.io_inferenceobjectives.yaml")
         with open(path, "rb") as handle:
             assert "sha256:" + hashlib.sha256(handle.read()).hexdigest() == checksum, version
-
-
-def test_the_gateway_knows_each_profile_metric_as_the_workload_names_it():
-    """site.yml starts the gateway before the workload: its metric per profile must be the workload's."""
-    with open(os.path.join(ROOT, "roles", "workload", "vars", "main.yml"), encoding="utf-8") as handle:
-        profiles = yaml.safe_load(handle)["__workload_profiles"]
-    with open(os.path.join(ROOT, "roles", "gateway", "vars", "main.yml"), encoding="utf-8") as handle:
-        metrics = yaml.safe_load(handle)["__gateway_profile_metrics"]
-    assert metrics == {name: profile["metric_export_name"] for name, profile in profiles.items()}

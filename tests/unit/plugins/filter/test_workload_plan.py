@@ -1,14 +1,9 @@
 """The workload role's profile resolution and checks (plugins/filter/workload_plan.py)."""
 
-import os
-
-import yaml
-
+from ansible_collections.gke_inference.multicluster.plugins.filter.accelerator_profiles import accelerator_profiles
 from ansible_collections.gke_inference.multicluster.plugins.filter.workload_plan import workload_plan
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-with open(os.path.join(ROOT, "roles", "workload", "vars", "main.yml"), encoding="utf-8") as handle:
-    PROFILES = yaml.safe_load(handle)["__workload_profiles"]
+PROFILES = accelerator_profiles("server")
 
 
 def plan(**overrides):
