@@ -7,7 +7,7 @@ import urllib.parse
 
 from google.auth import jwt
 
-from .core import ApiError
+from .core import ApiError, part
 
 
 def _token(emu, raw):
@@ -29,6 +29,7 @@ def _token(emu, raw):
     return 200, {"access_token": token, "expires_in": int(emu.token_lifetime), "token_type": "Bearer"}
 
 
+@part("control")
 def handle(emu, http_method, path, query, raw, headers):  # pylint: disable=unused-argument
     if path == "/token":
         return _token(emu, raw)

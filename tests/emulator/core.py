@@ -9,32 +9,37 @@ import base64
 import fnmatch
 import hashlib
 import itertools
-import json
 import pickle  # nosec - snapshots are files the test run itself wrote
-import sys
 import threading
 import time
 import urllib.parse
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from google.auth import jwt
 
 from .discovery import Registry
 
+
 HANDLERS = {}
+
+
 SNAPSHOT_VERSION = 1
+
 
 STATUS_NAMES = {
     400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
     409: "ALREADY_EXISTS", 412: "FAILED_PRECONDITION", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
     501: "UNIMPLEMENTED", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
 }
+
+
 GRPC_CODES = {
     "INVALID_ARGUMENT": 3, "DEADLINE_EXCEEDED": 4, "NOT_FOUND": 5, "ALREADY_EXISTS": 6, "PERMISSION_DENIED": 7,
     "RESOURCE_EXHAUSTED": 8, "FAILED_PRECONDITION": 9, "ABORTED": 10, "INTERNAL": 13, "UNAVAILABLE": 14,
     "UNAUTHENTICATED": 16,
 }
+
+
 # Services enabled in a new project (as in a real project created from the console).
 DEFAULT_ENABLED = ("serviceusage.googleapis.com", "storage.googleapis.com", "storage-api.googleapis.com")
 
@@ -45,6 +50,37 @@ def handler(*method_ids):
             HANDLERS[method_id] = func
         return func
     return register
+
+
+# What the other modules of the emulator register at import time (the package's __init__ imports them all),
+# so that this module imports none of them: the REST handlers above; the parts an Emulator is made of
+# ("dataplane": DataPlane(emu), "cluster": KubeCluster(emu, key, cluster), "control": handle(emu, ...));
+# the clusters' controllers, run before and after every Kubernetes request; and the hooks that take over a
+# Kubernetes deletion (graceful pod termination, finalizers).
+PARTS = {}
+
+
+CONTROLLERS = []
+
+
+DELETION_HOOKS = []
+
+
+def part(name):
+    def register(factory):
+        PARTS[name] = factory
+        return factory
+    return register
+
+
+def controller(func):
+    CONTROLLERS.append(func)
+    return func
+
+
+def deletion_hook(func):
+    DELETION_HOOKS.append(func)
+    return func
 
 
 def now_rfc3339():
@@ -123,8 +159,7 @@ class Emulator:
                 kube.stop()
             if getattr(self, "dataplane", None) is not None:
                 self.dataplane.stop()
-            from .dataplane import DataPlane  # pylint: disable=import-outside-toplevel
-            self.dataplane = DataPlane(self)
+            self.dataplane = PARTS["dataplane"](self)
             self.kube = {}  # container key -> kube.KubeCluster (the cluster's Kubernetes API)
             self.kube_state = {}  # fleet-level controller bookkeeping
             self.projects = {}
@@ -164,14 +199,13 @@ class Emulator:
         data = pickle.loads(raw)  # nosec - a snapshot this emulator wrote
         if data.get("version") != SNAPSHOT_VERSION:
             raise ValueError("snapshot version %r, this emulator reads %d" % (data.get("version"), SNAPSHOT_VERSION))
-        from .kube import KubeCluster  # pylint: disable=import-outside-toplevel
         self.reset()
         with self.lock:
             self.projects, self.store, self.reserved = data["projects"], data["store"], data["reserved"]
             self.kube_state = data["kube_state"]
             for key, saved in data["kube"].items():
                 cluster = self.store[key]
-                kube = KubeCluster(self, key, cluster)
+                kube = PARTS["cluster"](self, key, cluster)
                 kube.objects, kube.state, kube.logs = saved["objects"], saved["state"], saved["logs"]
                 kube.rv, kube.created = itertools.count(saved["rv"]), saved["created"]
                 for crd in kube.list("apiextensions.k8s.io", "customresourcedefinitions"):
@@ -231,6 +265,15 @@ class Emulator:
         for op in list(self.operations.values()):
             if not op.done and op.done_at <= now:
                 op.finish()
+
+    def reconcile(self):
+        """Run every cluster controller once (under the lock)."""
+        for func in CONTROLLERS:
+            func(self)
+
+    def take_over_deletion(self, kube, kind, obj, grace=None):
+        """True when a controller takes over a Kubernetes deletion instead of the object going at once."""
+        return any(hook(kube, kind, obj, grace) for hook in DELETION_HOOKS)
 
     def busy(self, target):
         """The pending operation on ``target``, if any (Google answers 'resource not ready')."""
@@ -354,76 +397,3 @@ class Context:
             bucket = self.emu.get("storage:b/" + (self.param("bucket") or ""))
             ref = bucket["projectNumber"] if bucket else None
         return self.emu.project(ref) if ref else None
-
-
-class HttpHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    emu = None  # set by serve()
-
-    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
-        return
-
-    def _reply(self, status, payload, content_type="application/json"):
-        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _handle(self):
-        if self.path.startswith("http://"):  # a forward-proxy request: the emulated data plane
-            return self.emu.dataplane.proxy(self)
-        parsed = urllib.parse.urlsplit(self.path)
-        query = {k: v[0] if len(v) == 1 else v for k, v in urllib.parse.parse_qs(parsed.query).items()}
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        from . import control  # pylint: disable=import-outside-toplevel
-        if parsed.path.startswith("/_emulator/") or parsed.path == "/token":
-            status, payload = control.handle(self.emu, self.command, parsed.path, query, raw, headers)
-            return self._reply(status, payload)
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-            status, payload = 400, ApiError(400, "Invalid JSON payload received.").body()
-        else:
-            try:
-                status, payload = self.emu.dispatch(self.command, parsed.path, query, body, headers)
-            except ApiError as exc:
-                status, payload = exc.code, exc.body()
-        self.emu.log({
-            "time": time.time(), "method": self.command, "path": parsed.path, "query": query,
-            "body": body, "status": status,
-            "method_id": next((hit[0].id for hit in self.emu.registry.match(self.command, parsed.path)), None),
-        })
-        return self._reply(status, payload)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
-
-
-class QuietHTTPServer(ThreadingHTTPServer):
-    """The threading HTTP server every emulator endpoint uses.
-
-    A client that closes a keep-alive connection (a module process that exits, a drill client that
-    times out) is normal, not an error: the stdlib server would print a traceback for each one.
-    Anything else is still reported.
-    """
-
-    daemon_threads = True
-    CLIENT_GONE = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, TimeoutError)
-
-    def handle_error(self, request, client_address):
-        if isinstance(sys.exc_info()[1], self.CLIENT_GONE):
-            return
-        super().handle_error(request, client_address)
-
-
-def serve(emu, host="127.0.0.1", port=0):
-    """Start the HTTP server in a daemon thread; return the server (``server_address`` has the port)."""
-    handler_class = type("BoundHandler", (HttpHandler,), {"emu": emu})
-    server = QuietHTTPServer((host, port), handler_class)
-    thread = threading.Thread(target=server.serve_forever, name="gcp-emulator", daemon=True)
-    thread.start()
-    return server

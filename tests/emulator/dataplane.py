@@ -2,7 +2,7 @@
 
 - One ``emulator.model_server`` process per ready model-server pod (a pod that mounts the weights and is
   not a Job's), started when the pod turns Ready and sent SIGTERM when the pod object is gone (a graceful
-  deletion keeps it for the pod's preStop, see ``kube_controllers.terminate``).
+  deletion keeps it for the pod's preStop, see ``kube_common.terminate``).
 - Each Programmed multi-cluster Gateway answers on every address in its status. The emulator's HTTP
   port is the way in: it is an HTTP forward proxy, so ``curl -x http://127.0.0.1:8089 http://10.0.1.2/``
   reaches the gateway whose address is 10.0.1.2, as a client in that region's VPC would.
@@ -35,6 +35,7 @@ import time
 import urllib.parse
 
 from . import images
+from .core import part
 
 # Not passed from a backend's response to the client: hop-by-hop headers and those the proxy writes itself.
 HOP_HEADERS = ("connection", "keep-alive", "transfer-encoding", "content-length", "content-type", "server", "date")
@@ -91,6 +92,7 @@ class Endpoint:
         self.in_flight = 0
 
 
+@part("dataplane")
 class DataPlane:
     def __init__(self, emu):
         self.emu = emu
@@ -130,7 +132,6 @@ class DataPlane:
         return float(self.emu.latency.get("dataplane." + name, default)) * self.scale
 
     def _loop(self):
-        from . import kube_controllers  # pylint: disable=import-outside-toplevel
         while not self.stopping.is_set():
             # reset() stops the data plane while it holds the emulator's lock: never block on it
             if not self.emu.lock.acquire(timeout=0.05):
@@ -138,7 +139,7 @@ class DataPlane:
             try:
                 try:
                     self.emu.tick()
-                    kube_controllers.reconcile(self.emu)
+                    self.emu.reconcile()
                     pods, gateways = self._observe()
                 finally:
                     self.emu.lock.release()

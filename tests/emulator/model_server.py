@@ -26,7 +26,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler
 
-from .core import QuietHTTPServer
+from .server import QuietHTTPServer
 
 
 class Engine:

@@ -125,13 +125,16 @@ def test_a_token_in_the_kubeconfig_expires(net, tmp_path):
     API server refuses it once it has expired, as GKE does."""
     gcp = net
     cluster(gcp)
-    gcp.control("POST", "config", {"token_lifetime": 2})
+    # long enough for the module run below on a busy machine (the check before expiry must not race it)
+    lifetime = 6
+    gcp.control("POST", "config", {"token_lifetime": lifetime})
     try:
         minted = gcp.run("gke_kubeconfig", cluster="gke-a", location="europe-west4-a", path=str(tmp_path / "k1"))
         from google.oauth2 import service_account  # pylint: disable=import-outside-toplevel
         from google.auth.transport.requests import Request  # pylint: disable=import-outside-toplevel
         credentials = service_account.Credentials.from_service_account_file(
             gcp.key_file, scopes=["https://www.googleapis.com/auth/cloud-platform"])
+        minted_at = time.time()
         credentials.refresh(Request())
         token = credentials.token
         path = tmp_path / "k2"
@@ -140,7 +143,7 @@ def test_a_token_in_the_kubeconfig_expires(net, tmp_path):
         assert not result.get("failed") and "expires in about an hour" in json.dumps(result.get("warnings")), result
         assert json.loads(path.read_text())["users"][0]["user"]["token"] == token
         assert "default" in namespace_names(path)
-        time.sleep(2.5)
+        time.sleep(max(0.0, minted_at + lifetime + 0.5 - time.time()))
         with pytest.raises(ApiException) as refused:
             namespace_names(path)
         assert refused.value.status == 401

@@ -9,7 +9,8 @@ from kubernetes import config, dynamic
 from kubernetes.dynamic.exceptions import DynamicApiError
 
 from emulator import Emulator
-from emulator.kube import KubeCluster, label_match, strategic_merge
+from emulator.kube import KubeCluster
+from emulator.kube_patch import label_match, strategic_merge
 
 KEY = "container:projects/p/locations/us-east5-b/clusters/c"
 

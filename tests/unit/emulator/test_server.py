@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from emulator.core import QuietHTTPServer
+from emulator.server import QuietHTTPServer
 
 
 class Hello(BaseHTTPRequestHandler):
