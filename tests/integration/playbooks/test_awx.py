@@ -57,7 +57,8 @@ def test_configure_playbook_and_surveys(tmp_path):
     surveys = {}
     for template in play["vars"]["awx_templates"]:
         text = env.get_template("survey.json.j2").render(item=template, awx_gcp_project="my-project",
-                                                         awx_regions=["us-east5", "europe-west4"])
+                                                         awx_regions=["us-east5", "europe-west4"],
+                                                         awx_profiles=["tpu_v6e", "gpu_h100"])
         surveys[template["name"]] = json.loads(text)
     for name, survey in surveys.items():
         variables = [q["variable"] for q in survey["spec"]]
@@ -69,4 +70,93 @@ def test_configure_playbook_and_surveys(tmp_path):
     assert "teardown_confirm" in [q["variable"] for q in surveys["teardown"]["spec"]]
     assert [q for q in surveys["teardown"]["spec"] if q["variable"] == "teardown_confirm"][0]["required"]
     assert "gke_accelerator_profile" in [q["variable"] for q in surveys["site"]["spec"]]
-    assert set(surveys) == {"site", "preflight", "failover drill", "load test", "teardown"}
+    assert set(surveys) == {"site", "preflight", "verify", "drift check", "failover drill", "load test", "teardown"}
+
+
+def configure_tasks():
+    with open(os.path.join(ROOT, "awx", "configure.yml"), encoding="utf-8") as handle:
+        play = yaml.load(handle, Loader=PlaybookLoader)[0]  # nosec - a safe loader
+    return play, play["tasks"]
+
+
+def test_every_awx_object_is_valid_for_its_module():
+    """Each awx.awx task of configure.yml uses only options its module documents (awx.awx's sanity tests keep
+    the documentation equal to the argument spec), with literal values among the documented choices, nested
+    options included (the workflow's nodes and their links)."""
+    _play, tasks = configure_tasks()
+    used = sorted({key for task in tasks for key in task if key.startswith("awx.awx.")})
+    docs = json.loads(subprocess.run([os.path.join(BIN, "ansible-doc"), "-j"] + used, capture_output=True, text=True,
+                                     check=True, cwd=ROOT).stdout)
+    common = {"controller_host", "controller_oauthtoken", "validate_certs"}
+
+    def check(where, value, options):
+        assert isinstance(value, dict), where
+        for key, item in value.items():
+            assert key in options or key in common, "%s: %s is not an option of the module" % (where, key)
+            spec = options.get(key) or {}
+            if isinstance(item, str) and "{{" in item:
+                continue
+            if spec.get("choices"):
+                assert item in spec["choices"], "%s.%s: %r is not one of %s" % (where, key, item, spec["choices"])
+            if spec.get("suboptions") and spec.get("type") == "dict":
+                check("%s.%s" % (where, key), item, spec["suboptions"])
+            if spec.get("suboptions") and spec.get("type") == "list":
+                for index, element in enumerate(item):
+                    check("%s.%s[%d]" % (where, key, index), element, spec["suboptions"])
+
+    for task in tasks:
+        for module in (key for key in task if key.startswith("awx.awx.")):
+            check("%s (%s)" % (task["name"], module), task[module], docs[module]["doc"]["options"])
+    assert {"awx.awx.workflow_job_template", "awx.awx.schedule", "awx.awx.team", "awx.awx.role"} <= set(used)
+
+
+def test_the_workflow_schedules_and_who_may_tear_down():
+    play, tasks = configure_tasks()
+    templates = {t["name"]: t for t in play["vars"]["awx_templates"]}
+    by_name = {task["name"]: task for task in tasks}
+    workflow = by_name["Workflow - preflight, site, verify, failover drill"]["awx.awx.workflow_job_template"]
+    nodes = {node["identifier"]: node for node in workflow["workflow_nodes"]}
+    for node in nodes.values():  # every node runs one of the job templates configure.yml creates
+        assert node["unified_job_template"]["name"].split(" - ", 1)[1] in templates, node
+        for links in (node.get("related") or {}).values():
+            assert all(link["identifier"] in nodes for link in links), node
+
+    def after(identifier, kind):
+        return [link["identifier"] for link in (nodes[identifier].get("related") or {}).get(kind, [])]
+    assert after("preflight", "success_nodes") == ["site"] and after("preflight", "failure_nodes") == []
+    assert after("site", "always_nodes") == ["verify"]  # a failed deployment is still reported
+    assert after("verify", "success_nodes") == ["failover drill"]
+    assert templates["drift check"]["job_type"] == "check" and templates["verify"]["job_tags"] == "verify"
+    schedules = by_name["Schedules - the drift check daily, the failover drill weekly"]
+    rules = {item["template"]: item["rrule"] for item in schedules["loop"]}
+    assert set(rules) == {"drift check", "failover drill"}
+    assert "FREQ=DAILY" in play["vars"]["awx_drift_rrule"] and "FREQ=WEEKLY" in play["vars"]["awx_drill_rrule"]
+    operators = by_name["Operators run every template but the teardown, and the workflow"]["awx.awx.role"]
+    admins = by_name["Only the platform admins run the teardown"]["awx.awx.role"]
+    assert "rejectattr('name', 'equalto', 'teardown')" in operators["job_templates"]
+    assert admins["job_templates"] == ["{{ awx_prefix }} - teardown"] and admins["team"] == "{{ awx_admins_team }}"
+
+
+def test_survey_choices_come_from_the_inventory_and_the_profile_table(tmp_path):
+    """configure.yml offers the regions of inventories/prod and the profiles of the profile table, read when it
+    runs (ansible-inventory, the accelerator_profiles filter), not a copy of them."""
+    playbook = tmp_path / "choices.yml"
+    _play, tasks = configure_tasks()
+    wanted = [t for t in tasks if t["name"] in ("The inventory's regions (for the surveys)",
+                                                 "Survey choices, from the inventory and the profile table (never repeated here)")]
+    assert len(wanted) == 2
+    with open(os.path.join(ROOT, "awx", "configure.yml"), encoding="utf-8") as handle:
+        text = handle.read()
+    start = text.index("    - name: The inventory's regions (for the surveys)")
+    end = text.index("    - name: Execution environment")
+    out = tmp_path / "choices.json"
+    playbook.write_text("- hosts: localhost\n  connection: local\n  gather_facts: false\n  vars:\n"
+                        "    awx_inventory: %s\n  tasks:\n%s    - ansible.builtin.copy:\n"
+                        "        content: \"{{ {'regions': awx_regions, 'profiles': awx_profiles} | to_json }}\"\n"
+                        "        dest: %s\n        mode: '0600'\n"
+                        % (os.path.join(ROOT, "inventories", "prod"), text[start:end], out))
+    run = subprocess.run([os.path.join(BIN, "ansible-playbook"), str(playbook)], cwd=ROOT, capture_output=True,
+                         text=True, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    choices = json.loads(out.read_text())
+    assert sorted(choices["regions"]) == ["europe-west4", "us-east5"] and choices["profiles"] == ["tpu_v6e", "gpu_h100"]

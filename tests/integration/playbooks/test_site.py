@@ -158,10 +158,39 @@ def test_site_deploys_every_region(platform):
 def test_rerun_under_awx_changes_nothing(platform, tmp_path, monkeypatch):
     """site.yml again, the way AWX runs it (ansible-runner, inventories/prod, credentials only from what AWX's
     Google credential injects): not one mutating call, Google or Kubernetes, and no secret in any event."""
-    import ansible_runner  # pylint: disable=import-outside-toplevel
-
     gcp = platform.deployed()
     gcp.control("DELETE", "requests")
+    result, stdout = awx_run(gcp, tmp_path, monkeypatch, "site.yml")
+    assert not result.stats["changed"], result.stats["changed"]  # changed=0 on every host
+    assert gcp.requests(mutating=True) == []  # not one mutating API call (Google or Kubernetes)
+    assert "hf_awxInjectedTokenNotASecret" not in stdout and TOKEN not in stdout
+    assert not any("hf_awxInjectedTokenNotASecret" in json.dumps(event) for event in result.events)
+    assert "gateway 10.0.1.2, 10.0.2.2 Programmed" in stdout  # the verification ran and passed
+
+
+def test_the_workflow_steps_under_awx(platform, tmp_path, monkeypatch):
+    """awx/configure.yml's workflow and schedules, step by step as AWX launches them (ansible-runner, the job
+    template's playbook, tags and job type, only AWX's injected credentials): the preflight, the verification
+    (site.yml --tags verify) and the drift check (--check --diff), which hands its findings on as artifacts
+    (set_stats) and changes nothing. The failover drill that follows verify is run in test_site_operations."""
+    gcp = platform.deployed()
+    gcp.control("DELETE", "requests")
+    preflight, out = awx_run(gcp, tmp_path, monkeypatch, "playbooks/preflight.yml", ident="preflight")
+    assert "Preflight: 0 problem(s)" in out, out[-3000:]
+    verify, out = awx_run(gcp, tmp_path, monkeypatch, "site.yml", cmdline="--tags verify", ident="verify")
+    assert "gateway 10.0.1.2, 10.0.2.2 Programmed" in out, out[-3000:]
+    drift, out = awx_run(gcp, tmp_path, monkeypatch, "playbooks/drift.yml", cmdline="--check --diff", ident="drift")
+    artifacts = [e["event_data"].get("artifact_data") for e in drift.events if e.get("event") == "playbook_on_stats"]
+    assert artifacts and artifacts[-1]["gke_inference_drift"]["differences"] == [], artifacts
+    assert not preflight.stats["changed"] and not verify.stats["changed"] and not drift.stats["changed"]
+    assert gcp.requests(mutating=True) == []
+
+
+def awx_run(gcp, tmp_path, monkeypatch, playbook, cmdline="", ident="site"):
+    """Run a playbook the way an AWX job template does, with only what AWX's Google credential, the survey and
+    the Hugging Face credential inject; return (result, stdout) of a successful run."""
+    import ansible_runner  # pylint: disable=import-outside-toplevel
+
     key = tmp_path / "awx-gce-key.json"
     shutil.copy(gcp.key_file, key)
     with open(key, encoding="utf-8") as handle:
@@ -178,18 +207,14 @@ def test_rerun_under_awx_changes_nothing(platform, tmp_path, monkeypatch):
     extravars = {  # what the job template's survey and the Hugging Face credential give
         "model_cache_hf_token": "hf_awxInjectedTokenNotASecret",
         "clusters_kubeconfig_dir": str(tmp_path / "kube")}
-    (tmp_path / "runner").mkdir()
-    result = ansible_runner.run(private_data_dir=str(tmp_path / "runner"), project_dir=ROOT, playbook="site.yml",
+    (tmp_path / "runner").mkdir(exist_ok=True)
+    result = ansible_runner.run(private_data_dir=str(tmp_path / "runner"), project_dir=ROOT, playbook=playbook,
                                 inventory=os.path.join(ROOT, "inventories", "prod"), envvars=envvars,
-                                extravars=extravars, quiet=True, timeout=1200)
+                                extravars=extravars, cmdline=cmdline or None, ident=ident, quiet=True, timeout=1200)
     stdout = result.stdout.read()
     assert result.status == "successful" and result.rc == 0, stdout[-5000:]
     assert not result.stats["failures"] and not result.stats["dark"]
-    assert not result.stats["changed"], result.stats["changed"]  # changed=0 on every host
-    assert gcp.requests(mutating=True) == []  # not one mutating API call (Google or Kubernetes)
-    assert "hf_awxInjectedTokenNotASecret" not in stdout and TOKEN not in stdout
-    assert not any("hf_awxInjectedTokenNotASecret" in json.dumps(event) for event in result.events)
-    assert "gateway 10.0.1.2, 10.0.2.2 Programmed" in stdout  # the verification ran and passed
+    return result, stdout
 
 
 # One bad setting each, run on the deployed platform as a user fixes one phase: `--tags <phase>` runs that
