@@ -185,6 +185,36 @@ def spillover_report(requests, samples, preferred, stages=None, threshold=None):
             "spill_stage": first.get("stage") if first else None, "preferred_utilization_at_spill": at}
 
 
+def upgrade_report(requests, rolls, max_failed=0):
+    """The rolling upgrade's figures: the steady stream before, during and after the rolls, and during each
+    region's roll (``rolls``: [{region, started, ended, result}] in epoch seconds, in order)."""
+    records = sorted(requests or [], key=lambda r: r["start"])
+    done = [r for r in rolls if r.get("started")]
+    first = min([float(r["started"]) for r in done] or [0.0])
+    last = max([float(r.get("ended") or r["started"]) for r in done] or [0.0])
+    per_region = []
+    for roll in done:
+        start, end = float(roll["started"]), float(roll.get("ended") or last)
+        per_region.append(dict(roll, seconds=round(end - start, 3),
+                               traffic=phase_stats([r for r in records if start <= r["start"] < end])))
+    failed = len([r for r in records if not r.get("ok")])
+    problems = []
+    if failed > max_failed:
+        problems.append("%d of %d requests failed (at most %d allowed)" % (failed, len(records), max_failed))
+    problems += ["%s: %s" % (r["region"], r["result"]) for r in rolls if r.get("result") not in ("upgraded",)]
+    origin = records[0]["start"] if records else first
+    marks_at = {}
+    for roll in done:
+        marks_at["%s rolled" % roll["region"]] = round(float(roll["started"]) - origin, 3)
+        if roll.get("ended"):
+            marks_at["%s serves" % roll["region"]] = round(float(roll["ended"]) - origin, 3)
+    return {"requests": len(records), "failed": failed, "rolls": per_region,
+            "phases": {"before": phase_stats([r for r in records if r["start"] < first]),
+                       "during": phase_stats([r for r in records if first <= r["start"] < last]),
+                       "after": phase_stats([r for r in records if r["start"] >= last])},
+            "passed": not problems, "problems": problems, "series": series(records, origin), "marks_at": marks_at}
+
+
 def series(records, origin):
     """Every request, for plotting: seconds since ``origin``, latency, answering region, success, stage."""
     return [{"t": round(r["start"] - origin, 3), "latency": r.get("latency"), "region": r.get("region") or "",
@@ -256,4 +286,5 @@ def report_html(report, title):
 
 class FilterModule(object):
     def filters(self):
-        return {"drill_report": drill_report, "spillover_report": spillover_report, "report_html": report_html}
+        return {"drill_report": drill_report, "spillover_report": spillover_report, "report_html": report_html,
+                "upgrade_report": upgrade_report}

@@ -14,6 +14,7 @@ which the measured times include. Not part of the test suite.
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -110,16 +111,30 @@ def inventory(directory, regions):
         yaml.safe_dump({"all": {"children": {"inference_regions": {"children": groups}}}}, handle)
 
 
+def machine():
+    """(CPU-seconds of the whole machine, user + system, and the number of processes it has forked) so far,
+    from /proc/stat: stable figures on a noisy machine, where wall times are not."""
+    with open("/proc/stat", encoding="ascii") as handle:
+        fields = dict(line.split(None, 1) for line in handle if line.strip())
+    ticks = [int(v) for v in fields["cpu"].split()]
+    return (ticks[0] + ticks[1] + ticks[2]) / os.sysconf("SC_CLK_TCK"), int(fields["processes"])
+
+
 def run_site(inv, endpoint, key_file, *args):
+    """Run site.yml; return (wall s, CPU-s of the machine, CPU-s of ansible-playbook and the children it waited
+    for, processes forked)."""
     env = dict(os.environ, GKE_INFERENCE_API_ENDPOINT=endpoint, GKE_INFERENCE_CREDENTIALS_FILE=key_file,
                ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
                ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"))
-    started = time.time()
+    started, (cpu, forks) = time.time(), machine()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "site.yml", "-i", inv]
                           + list(args), cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         sys.exit("site.yml failed:\n" + (proc.stdout + proc.stderr)[-4000:])
-    return time.time() - started
+    after, (cpu_after, forks_after) = resource.getrusage(resource.RUSAGE_CHILDREN), machine()
+    own = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    return time.time() - started, cpu_after - cpu, own, forks_after - forks
 
 
 def mutating(emu):
@@ -139,7 +154,7 @@ def deploy(count, scale, latency, *args, rerun=False):
         make_service_account(emu, key_file, PROJECT, endpoint)
         inv = os.path.join(work, "inventory")
         inventory(inv, REGIONS[:count])
-        first = run_site(inv, endpoint, key_file, *args)
+        first = run_site(inv, endpoint, key_file, *args)[0]
         if not rerun:
             return first, None, None
         with emu.lock:
@@ -154,12 +169,12 @@ def deploy(count, scale, latency, *args, rerun=False):
 
 def bench(count, scale, sequential):
     latency = load_latency()
-    wall, rerun, calls = deploy(count, scale, latency, rerun=True)
+    wall, (rerun, cpu, own_cpu, forks), calls = deploy(count, scale, latency, rerun=True)
     codelab_wall = deploy(count, scale, latency, "-e", "gke_overlap_phases=false")[0] if sequential else None
     ops = operations(latency)
     return {"regions": count, "wall": wall, "critical_path": critical_path(ops) * scale,
             "codelab_order": codelab_order(ops) * scale, "codelab_order_wall": codelab_wall, "rerun": rerun,
-            "rerun_mutating_calls": calls}
+            "rerun_mutating_calls": calls, "rerun_cpu": cpu, "rerun_ansible_cpu": own_cpu, "rerun_processes": forks}
 
 
 def main(argv=None):
@@ -172,7 +187,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     rows = [bench(int(n), args.scale, not args.no_sequential) for n in args.regions.split(",")]
     header = ("regions", "wall s", "codelab order, measured s", "critical path s", "codelab order s",
-              "wall - re-run s", "re-run s", "re-run mutating calls")
+              "wall - re-run s", "re-run s", "re-run CPU-s (machine)", "re-run CPU-s (ansible)", "re-run processes",
+              "re-run mutating calls")
     print("latency scale %s (1 = the seeds' durations: critical path %.0f s, codelab order %.0f s)" % (
         args.scale, rows[0]["critical_path"] / args.scale, rows[0]["codelab_order"] / args.scale))
     print(" | ".join(header))
@@ -181,10 +197,14 @@ def main(argv=None):
         measured = "-" if row["codelab_order_wall"] is None else "%.1f" % row["codelab_order_wall"]
         print(" | ".join([str(row["regions"]), "%.1f" % row["wall"], measured, "%.1f" % row["critical_path"],
                           "%.1f" % row["codelab_order"], "%.1f" % (row["wall"] - row["rerun"]),
-                          "%.1f" % row["rerun"], str(row["rerun_mutating_calls"])]))
+                          "%.1f" % row["rerun"], "%.1f" % row["rerun_cpu"], "%.1f" % row["rerun_ansible_cpu"],
+                          str(row["rerun_processes"]), str(row["rerun_mutating_calls"])]))
     print("wall: site.yml as shipped (phases overlapped); codelab order, measured: site.yml with "
           "gke_overlap_phases=false; critical path and codelab order: the latency profile alone; wall - re-run: the "
-          "wall time less Ansible's own overhead as the no-op re-run measures it.")
+          "wall time less Ansible's own overhead as the no-op re-run measures it; re-run CPU-s (machine): every process "
+          "of the machine, the in-process emulator included; (ansible): ansible-playbook and the module processes it "
+          "waited for (not the detached module host); re-run processes: processes forked on the machine during the "
+          "re-run (/proc/stat).")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump({"scale": args.scale, "rows": rows}, handle, indent=2)

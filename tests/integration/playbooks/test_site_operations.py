@@ -180,6 +180,44 @@ def test_drift_check_names_what_changed_behind_the_collections_back(platform, tm
         assert expected in out, expected
 
 
+def container(gcp, region):
+    return deployment(gcp, region)["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_rolling_upgrade_without_a_failed_request_and_a_bad_one_rolled_back(platform, tmp_path):
+    """New vLLM arguments, region by region with steady traffic: not one request fails, each region proves it
+    serves through its own gateway address before the next rolls. Then an image that cannot be pulled: the first
+    region gets its Deployment back and serves again, the other is left as it was, and the run fails saying so."""
+    gcp = platform.deployed()
+    inv = platform.inventory
+    gcp.control("POST", "config", {"dataplane_scale": DATAPLANE_SCALE})
+    image = container(gcp, PRIMARY)["image"]
+    reports = tmp_path / "good"
+    code, out = playbook(gcp, inv, "-e", "upgrade_settle_seconds=2", "-e", "upgrade_report_dir=%s" % reports,
+                         "-e", '{"workload_extra_args": ["--max-num-seqs=64"]}', playbook="playbooks/upgrade.yml")
+    assert code == 0, out
+    upgrade = report(reports, "upgrade-")
+    assert upgrade["passed"] and upgrade["failed"] == 0 and upgrade["requests"] > 0, upgrade
+    assert [(r["region"], r["result"]) for r in upgrade["rolls"]] == [(SECONDARY, "upgraded"), (PRIMARY, "upgraded")]
+    assert upgrade["rolls"][0]["ended"] <= upgrade["rolls"][1]["started"]  # one region at a time
+    for region in (PRIMARY, SECONDARY):
+        assert "--max-num-seqs=64" in container(gcp, region)["args"] and container(gcp, region)["image"] == image
+        assert deployment(gcp, region)["status"]["readyReplicas"] == 1
+    assert glob.glob(os.path.join(str(reports), "upgrade-*.html"))
+
+    reports = tmp_path / "bad"
+    code, out = playbook(gcp, inv, "-e", "upgrade_settle_seconds=1", "-e", "upgrade_report_dir=%s" % reports,
+                         "-e", "upgrade_ready_timeout=8", "-e", '{"workload_extra_args": ["--max-num-seqs=64"]}',
+                         "-e", "workload_image=vllm/vllm-tpu:v0.0.0-not-published", playbook="playbooks/upgrade.yml")
+    assert code != 0, out
+    upgrade = report(reports, "upgrade-")
+    assert [r["region"] for r in upgrade["rolls"]] == [SECONDARY] and upgrade["rolls"][0]["result"].startswith("rolled back")
+    assert "Rolling upgrade FAILED" in out and "Not upgraded: %s" % PRIMARY in out
+    for region in (PRIMARY, SECONDARY):  # both on the version before this run, and serving
+        assert container(gcp, region)["image"] == image and "--max-num-seqs=64" in container(gcp, region)["args"]
+        assert deployment(gcp, region)["status"]["readyReplicas"] == 1
+
+
 def test_teardown_of_one_region_leaves_the_rest_serving(platform):
     """teardown.yml --limit to one region removes that region's part (cluster and pools, subnets, address,
     membership, the firewall rules GKE made for its cluster) and keeps what the others share (network, shared

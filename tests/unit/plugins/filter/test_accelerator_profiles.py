@@ -3,7 +3,6 @@ GKE accepts, its model server asks for what one node has, and the preflight read
 
 import pytest
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.gke_inference.multicluster.plugins.filter.accelerator_profiles import (
     accelerator_profiles, preflight_quota)
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.accelerators import (
@@ -32,7 +31,7 @@ def test_filters_give_one_part_by_profile_and_copies_of_it():
     assert sorted(pools) == sorted(PROFILES) and pools["tpu_v6e"]["machine_type"] == "ct6e-standard-4t"
     pools["tpu_v6e"]["machine_type"] = "changed"
     assert PROFILES["tpu_v6e"]["pool"]["machine_type"] == "ct6e-standard-4t"
-    with pytest.raises(AnsibleFilterError, match="use pool, server or quota"):
+    with pytest.raises(ValueError, match="use pool, server or quota"):
         accelerator_profiles("pools")
 
 
