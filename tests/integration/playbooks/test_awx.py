@@ -142,8 +142,9 @@ def test_survey_choices_come_from_the_inventory_and_the_profile_table(tmp_path):
     runs (ansible-inventory, the accelerator_profiles filter), not a copy of them."""
     playbook = tmp_path / "choices.yml"
     _play, tasks = configure_tasks()
-    wanted = [t for t in tasks if t["name"] in ("The inventory's regions (for the surveys)",
-                                                 "Survey choices, from the inventory and the profile table (never repeated here)")]
+    names = ("The inventory's regions (for the surveys)",
+             "Survey choices, from the inventory and the profile table (never repeated here)")
+    wanted = [t for t in tasks if t["name"] in names]
     assert len(wanted) == 2
     with open(os.path.join(ROOT, "awx", "configure.yml"), encoding="utf-8") as handle:
         text = handle.read()
