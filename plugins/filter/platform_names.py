@@ -63,6 +63,6 @@ def workload_principal(project_info, namespace, ksa):
 
 class FilterModule(object):
     def filters(self):
-        return {"model_bucket": names.model_bucket, "download_marker": names.download_marker,
+        return {"model_bucket": names.model_bucket, "download_marker": names.download_marker, "model_dir": names.model_dir,
                 "gateway_address_name": names.gateway_address_name, "gateway_addresses": gateway_addresses,
                 "workload_principal": workload_principal}

@@ -23,6 +23,12 @@ def model_bucket(project, override=None):
     return override or MODEL_BUCKET_FORMAT.format(project=project or "")
 
 
+def model_dir(model_id, revision=None):
+    """The bucket folder of a model's weights: the model id, or ``<model id>@<revision>`` for a revision other
+    than the repository's default, so that a new revision is downloaded beside the old one, never over it."""
+    return "%s@%s" % (model_id, revision) if revision else model_id
+
+
 def download_marker(directory, marker=None):
     return "%s/%s" % (directory, marker or DOWNLOAD_MARKER)
 

@@ -18,6 +18,9 @@ HF_MODELS = {
     "meta-llama/Llama-3.1-8B-Instruct": (True, 4, 4.0),
     "Qwen/Qwen3-0.6B": (False, 1, 1.4),
 }
+# The revisions the emulated hub has of every model besides its default branch (test data, not real commits):
+# snapshot_download(revision=...) of any other fails as huggingface_hub does, with RevisionNotFoundError (404).
+HF_REVISIONS = {"main", "emulated-v2", "0123456789abcdef0123456789abcdef01234567"}
 
 
 # -- jobs -------------------------------------------------------------------------------------
@@ -61,7 +64,7 @@ def finish_job_pod(kube, job, pod):  # pylint: disable=unused-argument
 def download(kube, pod, container, env, logs):
     """The emulated ``snapshot_download`` into a GCS FUSE mount."""
     model, model_dir, marker = env.get("HF_MODEL_ID", ""), env.get("MODEL_DIR", ""), env.get("COMPLETE_MARKER", "")
-    logs.append("Downloading %s to %s" % (model, model_dir))
+    logs.append("Downloading %s to %s" % (model, model_dir))  # revision: HF_REVISION, the default branch if empty
     mount = next((m for m in container.get("volumeMounts") or [] if model_dir.startswith(m["mountPath"])), None)
     volume = next((v for v in pod["spec"].get("volumes") or [] if mount and v["name"] == mount["name"]), None)
     if volume is None or (volume.get("csi") or {}).get("driver") != "gcsfuse.csi.storage.gke.io":
@@ -73,6 +76,11 @@ def download(kube, pod, container, env, logs):
     if model not in HF_MODELS:
         logs.append("huggingface_hub.errors.RepositoryNotFoundError: 404 Client Error. Repository Not Found for url: "
                     "https://huggingface.co/api/models/%s/revision/main." % model)
+        return False
+    revision = env.get("HF_REVISION") or "main"
+    if revision not in HF_REVISIONS:
+        logs.append("huggingface_hub.errors.RevisionNotFoundError: 404 Client Error. Revision Not Found for url: "
+                    "https://huggingface.co/api/models/%s/revision/%s. Invalid rev id: %s" % (model, revision, revision))
         return False
     gated, shards, size = HF_MODELS[model]
     token = env.get("HF_TOKEN", "")

@@ -12,6 +12,7 @@ import os
 import time
 
 import pytest
+import yaml
 
 from conftest import stop_emulator
 from helpers import playbook, recap
@@ -145,6 +146,71 @@ def test_drill_load_test_and_secondary_down(platform, tmp_path):
     assert gcp.requests(mutating=True) == []
 
 
+def container(gcp, region):
+    return deployment(gcp, region)["spec"]["template"]["spec"]["containers"][0]
+
+
+def mounts(gcp, region):
+    """The GCS FUSE mount options of the model server's weights."""
+    return " ".join(str(((v.get("csi") or {}).get("volumeAttributes") or {}).get("mountOptions", ""))
+                    for v in deployment(gcp, region)["spec"]["template"]["spec"].get("volumes") or [])
+
+
+def test_rolling_upgrade_without_a_failed_request_and_a_bad_one_rolled_back(platform, tmp_path):
+    """The inventory changed as a user changes it (new vLLM arguments and a new model revision), then the upgrade,
+    region by region with steady traffic: the revision is downloaded beside the old weights, not one request
+    fails, each region proves it serves through its own gateway address before the next rolls. Then an image the
+    second region cannot pull: the first region is done, the second gets its Deployment back and serves again,
+    and the run fails saying so. It leaves the platform as the inventory now says (the drift check follows)."""
+    gcp = platform.deployed()
+    inv = platform.inventory
+    gcp.control("POST", "config", {"dataplane_scale": DATAPLANE_SCALE})
+    image = container(gcp, PRIMARY)["image"]
+    all_vars = os.path.join(inv, "group_vars", "all.yml")
+    with open(all_vars, encoding="utf-8") as handle:
+        settings = yaml.safe_load(handle)
+    settings.update(workload_extra_args=["--max-num-seqs=64"], gke_model_revision="emulated-v2")
+    with open(all_vars, "w", encoding="utf-8") as handle:
+        yaml.safe_dump(settings, handle)
+    reports = tmp_path / "good"
+    code, out = playbook(gcp, inv, "-e", "upgrade_settle_seconds=2", "-e", "upgrade_poll_interval=1", "-e", "upgrade_report_dir=%s" % reports,
+                         playbook="playbooks/upgrade.yml")
+    assert code == 0, out
+    upgrade = report(reports, "upgrade-")
+    assert upgrade["passed"] and upgrade["failed"] == 0 and upgrade["requests"] > 0, upgrade
+    assert [(r["region"], r["result"]) for r in upgrade["rolls"]] == [(SECONDARY, "upgraded"), (PRIMARY, "upgraded")]
+    assert upgrade["rolls"][0]["ended"] <= upgrade["rolls"][1]["started"]  # one region at a time
+    for region in (PRIMARY, SECONDARY):
+        assert "--max-num-seqs=64" in container(gcp, region)["args"] and container(gcp, region)["image"] == image
+        assert "only-dir=google/gemma-3-27b-it@emulated-v2" in mounts(gcp, region)
+        assert deployment(gcp, region)["status"]["readyReplicas"] == 1
+    assert glob.glob(os.path.join(str(reports), "upgrade-*.html"))
+    objects = [key for key, _obj in gcp.emu.items("storage:o/%s-gemma-weights/google/gemma-3-27b-it" % P)]
+    for folder in ("google/gemma-3-27b-it/", "google/gemma-3-27b-it@emulated-v2/"):  # the old weights stay
+        assert any(key.endswith(folder + ".download-complete") for key in objects), folder
+
+    reports = tmp_path / "bad"
+    host_vars = os.path.join(inv, "host_vars")
+    os.makedirs(host_vars, exist_ok=True)
+    bad = os.path.join(host_vars, "gke-%s.yml" % PRIMARY)  # the second region to roll
+    with open(bad, "w", encoding="utf-8") as handle:
+        handle.write("workload_image: vllm/vllm-tpu:v0.0.0-not-published\n")
+    try:
+        code, out = playbook(gcp, inv, "-e", "upgrade_settle_seconds=1", "-e", "upgrade_poll_interval=1", "-e", "upgrade_report_dir=%s" % reports,
+                             "-e", "upgrade_ready_timeout=8", playbook="playbooks/upgrade.yml")
+    finally:
+        os.remove(bad)
+    assert code != 0, out
+    upgrade = report(reports, "upgrade-")
+    assert [(r["region"], r["result"].split(" after ")[0]) for r in upgrade["rolls"]] == [
+        (SECONDARY, "upgraded"), (PRIMARY, "rolled back")], upgrade["rolls"]
+    assert not upgrade["passed"] and "Rolling upgrade FAILED" in out and PRIMARY + ": rolled back" in out
+    for region in (PRIMARY, SECONDARY):  # the second region is back on what it ran, and both serve
+        assert container(gcp, region)["image"] == image and "--max-num-seqs=64" in container(gcp, region)["args"]
+        assert "only-dir=google/gemma-3-27b-it@emulated-v2" in mounts(gcp, region)
+        assert deployment(gcp, region)["status"]["readyReplicas"] == 1
+
+
 def test_drift_check_names_what_changed_behind_the_collections_back(platform, tmp_path):
     """playbooks/drift.yml: no drift on the deployment; then four changes made behind the collection's back (a
     firewall range, a node-pool size, the model server's image, a field removed from the GCPBackendPolicy) are
@@ -178,44 +244,6 @@ def test_drift_check_names_what_changed_behind_the_collections_back(platform, tm
     for expected in ("10.0.0.0/8", "initial_node_count: 2 -> 1", "vllm/vllm-tpu:v0.11.0-hand-edited", "trafficDuration"):
         assert expected in text, (expected, found)
         assert expected in out, expected
-
-
-def container(gcp, region):
-    return deployment(gcp, region)["spec"]["template"]["spec"]["containers"][0]
-
-
-def test_rolling_upgrade_without_a_failed_request_and_a_bad_one_rolled_back(platform, tmp_path):
-    """New vLLM arguments, region by region with steady traffic: not one request fails, each region proves it
-    serves through its own gateway address before the next rolls. Then an image that cannot be pulled: the first
-    region gets its Deployment back and serves again, the other is left as it was, and the run fails saying so."""
-    gcp = platform.deployed()
-    inv = platform.inventory
-    gcp.control("POST", "config", {"dataplane_scale": DATAPLANE_SCALE})
-    image = container(gcp, PRIMARY)["image"]
-    reports = tmp_path / "good"
-    code, out = playbook(gcp, inv, "-e", "upgrade_settle_seconds=2", "-e", "upgrade_report_dir=%s" % reports,
-                         "-e", '{"workload_extra_args": ["--max-num-seqs=64"]}', playbook="playbooks/upgrade.yml")
-    assert code == 0, out
-    upgrade = report(reports, "upgrade-")
-    assert upgrade["passed"] and upgrade["failed"] == 0 and upgrade["requests"] > 0, upgrade
-    assert [(r["region"], r["result"]) for r in upgrade["rolls"]] == [(SECONDARY, "upgraded"), (PRIMARY, "upgraded")]
-    assert upgrade["rolls"][0]["ended"] <= upgrade["rolls"][1]["started"]  # one region at a time
-    for region in (PRIMARY, SECONDARY):
-        assert "--max-num-seqs=64" in container(gcp, region)["args"] and container(gcp, region)["image"] == image
-        assert deployment(gcp, region)["status"]["readyReplicas"] == 1
-    assert glob.glob(os.path.join(str(reports), "upgrade-*.html"))
-
-    reports = tmp_path / "bad"
-    code, out = playbook(gcp, inv, "-e", "upgrade_settle_seconds=1", "-e", "upgrade_report_dir=%s" % reports,
-                         "-e", "upgrade_ready_timeout=8", "-e", '{"workload_extra_args": ["--max-num-seqs=64"]}',
-                         "-e", "workload_image=vllm/vllm-tpu:v0.0.0-not-published", playbook="playbooks/upgrade.yml")
-    assert code != 0, out
-    upgrade = report(reports, "upgrade-")
-    assert [r["region"] for r in upgrade["rolls"]] == [SECONDARY] and upgrade["rolls"][0]["result"].startswith("rolled back")
-    assert "Rolling upgrade FAILED" in out and "Not upgraded: %s" % PRIMARY in out
-    for region in (PRIMARY, SECONDARY):  # both on the version before this run, and serving
-        assert container(gcp, region)["image"] == image and "--max-num-seqs=64" in container(gcp, region)["args"]
-        assert deployment(gcp, region)["status"]["readyReplicas"] == 1
 
 
 def test_teardown_of_one_region_leaves_the_rest_serving(platform):
