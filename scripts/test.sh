@@ -136,7 +136,7 @@ case "$part" in
     mkdir -p tests/output
     # Three lanes on two cores (much of each lane waits for emulated operations and health checks).
     # A: the shared platform (test_site.py deploys it once and saves it), then the Molecule scenarios of
-    # the Kubernetes-side roles, which start from it. B: lint, sanity, the unit and module tests, the
+    # the Kubernetes-side roles, which start from it, then the preflight's and AWX's playbook tests. B: lint, sanity, the unit and module tests, the
     # Molecule scenarios of the Google-side roles, then the module tests at the minimum versions. C: the other playbook tests (their own deployments),
     # then the operations playbooks on the saved platform (test_site_operations.py waits for it). The
     # output of B and C is printed when A is done.
@@ -167,13 +167,14 @@ minver run_minver
 PARTS
     lane_b=$!
     lane c <<PARTS
-playbooks run_pytest $playbook_tests --ignore $playbook_tests/test_site.py --ignore $playbook_tests/test_site_operations.py
+playbooks run_pytest $playbook_tests --ignore $playbook_tests/test_site.py --ignore $playbook_tests/test_site_operations.py --ignore $playbook_tests/test_awx.py --ignore $playbook_tests/test_operations.py
 operations env GKE_INFERENCE_SNAPSHOT_DIR=$snapshots python -m pytest -q -p no:cacheprovider --durations=12 $playbook_tests/test_site_operations.py
 PARTS
     lane_c=$!
     timed platform env GKE_INFERENCE_SNAPSHOT_DIR="$snapshots" python -m pytest -q -p no:cacheprovider --durations=12 \
       $playbook_tests/test_site.py
     timed molecule-a run_molecule "${kube_side[@]}"
+    timed preflight-awx run_pytest $playbook_tests/test_operations.py $playbook_tests/test_awx.py
     wait "$lane_b" || status=1
     wait "$lane_c" || status=1
     for name in b c; do
