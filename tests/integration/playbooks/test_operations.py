@@ -1,5 +1,7 @@
-"""The preflight on fresh emulated projects (the failover drill, the load test and the teardown run on
-the shared platform of test_site.py)."""
+"""The preflight on fresh emulated projects, and what the rolling upgrade refuses before it touches anything
+(the failover drill, the load test, the upgrade and the teardown run on the shared platform of test_site.py)."""
+
+import pytest
 
 from helpers import local_inventory, playbook
 
@@ -100,4 +102,17 @@ def test_bad_settings_stop_site_before_anything_exists(gcp, tmp_path):
                      "gke_resource_labels: Team=platform is not a Google Cloud label",
                      "gke_maintenance_window: 3am is not a time of day as HH:MM"):
         assert expected in out, (expected, out)
+    assert gcp.requests(mutating=True) == []
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--check"], "cannot be previewed; preview the change with"),
+    (["--limit", "gke-us-east5"], "A rolling upgrade needs another region to serve while one rolls"),
+])
+def test_upgrade_refuses_what_it_cannot_do_and_changes_nothing(gcp, tmp_path, args, message):
+    """playbooks/upgrade.yml in check mode (it cannot be previewed: site.yml --check --diff can) or on one region
+    (no other region to serve while it rolls) stops before anything is read or changed."""
+    gcp.control("DELETE", "requests")
+    code, out = playbook(gcp, local_inventory(tmp_path, gcp), *args, playbook="playbooks/upgrade.yml")
+    assert code != 0 and message in out and "Nothing was changed" in out, out[-2000:]
     assert gcp.requests(mutating=True) == []
