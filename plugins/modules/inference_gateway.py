@@ -21,6 +21,10 @@ description:
   - Waits for the pool import to appear before routing to it, and for the Gateway to be
     C(Programmed), each with its own timeout and a message that says what is missing.
   - With O(state=absent) deletes the objects in reverse order (policies, route, gateway).
+  - Each object is applied by the code of M(kubernetes.core.k8s) with O(kubernetes.core.k8s#module:apply=true)
+    (its client, its client-side apply with the C(kubectl.kubernetes.io/last-applied-configuration)
+    annotation, its server-side dry run in check mode), as the collection's roles apply their manifests:
+    a field the module stops setting is removed, a field someone else set stays.
 options:
   kubeconfig:
     description: Kubeconfig of the config cluster (for example the one M(gke_inference.multicluster.gke_kubeconfig) wrote).
@@ -169,6 +173,7 @@ notes:
     C(scopes); GKE's own CRD has them.
 requirements:
   - kubernetes >= 29
+  - the kubernetes.core collection >= 5.0.0
 author:
   - gke_inference.multicluster maintainers (@gke-inference)
 """
@@ -218,9 +223,8 @@ diff:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.kube import (
-    KUBE_ARGS, Kube, condition, strip_for_diff)
+    Kube, condition, kube_module, strip_for_diff)
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 GKE_API = "networking.gke.io/v1"
@@ -321,9 +325,8 @@ def main():
                         max_utilization_percent=dict(type="int", default=60), dry_run=dict(type="bool", default=False),
                         preferred_region=dict(type="str"), timeout_sec=dict(type="int", default=100),
                         traffic_duration=dict(type="str", choices=["LONG", "SHORT"], default="LONG"))
-    module = AnsibleModule(
+    module = kube_module(
         argument_spec=dict(
-            KUBE_ARGS,
             name=dict(type="str", default="cross-region-gateway"),
             gateway_class=dict(type="str", default="gke-l7-cross-regional-internal-managed-mc"),
             addresses=dict(type="list", elements="dict", options=dict(region=dict(type="str", required=True),

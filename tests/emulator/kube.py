@@ -3,14 +3,14 @@ emulator issued).
 
 What it does: discovery (/version, /api, /apis, APIResourceLists), create / get / list (label and
 field selectors) / replace / patch (JSON patch, merge patch, a strategic merge that merges the usual
-keyed lists, server-side apply as such a merge that creates missing objects) / delete (with owner
+keyed lists) / delete (with owner
 garbage collection), ``status`` subresources, ``dryRun=All``, pod logs, CRDs that register their
 kinds (custom objects are checked against the CRD's openAPIV3Schema), and the built-in kinds checked
 with kubernetes-validate (type errors are refused; unknown fields are a warning, as the API server
 does by default). The simulated controllers (:mod:`emulator.kube_controllers` and the modules it names) register with :mod:`emulator.core`.
 
-What it does not: watch, managedFields, shared field ownership and conflict detection on apply (a
-server-side apply does remove the fields its manager applied before and leaves out now), admission
+What it does not: watch, managedFields, server-side apply (refused as an unknown patch type: the
+collection applies client-side, as kubernetes.core.k8s does with ``apply: true``), admission
 webhooks, RBAC (any token the emulator issued is cluster-admin), ReplicaSets (Deployments own their
 Pods directly), pruning of unknown fields in custom objects.
 """

@@ -1,5 +1,5 @@
 """The three patch algorithms of the Kubernetes API (JSON merge patch, strategic merge with the merge keys of
-the kinds the collection uses, JSON patch), server-side apply's release of fields, and label/field selectors.
+the kinds the collection uses, JSON patch) and label/field selectors.
 """
 
 import copy
@@ -25,23 +25,6 @@ def merge_patch(target, patch):
             out.pop(key, None)
         else:
             out[key] = merge_patch(out.get(key), value)
-    return out
-
-
-def release_fields(obj, previous, current):
-    """``obj`` without the fields a manager applied in ``previous`` and no longer applies in ``current``
-    (lists are atomic, as in a merge patch)."""
-    if not isinstance(obj, dict) or not isinstance(previous, dict):
-        return obj
-    out = copy.deepcopy(obj)
-    current = current if isinstance(current, dict) else {}
-    for key, value in previous.items():
-        if key in ("apiVersion", "kind") or key not in out:
-            continue
-        if key not in current:
-            out.pop(key)
-        elif isinstance(value, dict):
-            out[key] = release_fields(out[key], value, current[key])
     return out
 
 

@@ -75,6 +75,9 @@ def test_check_mode_then_create_then_idempotent(gcp, config_cluster):
     health = kube.get("networking.gke.io", "healthcheckpolicies", "default", "gemma-health-check")
     assert health["spec"]["default"]["checkIntervalSec"] == 2 and health["spec"]["targetRef"]["kind"] == \
         "GCPInferencePoolImport"
+    # applied as kubernetes.core.k8s (apply: true) applies the roles' objects: its last-applied annotation
+    applied = json.loads(policy["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"])
+    assert applied["spec"]["default"]["scopes"] == policy["spec"]["default"]["scopes"]
 
     result = run(gcp, kubeconfig, backend_policy={"preferred_region": "us-east5"})
     assert not result["changed"] and result["programmed"], result
