@@ -23,7 +23,7 @@ description:
   - With O(state=absent) deletes the objects in reverse order (policies, route, gateway).
   - Each object is applied by the code of M(kubernetes.core.k8s) with O(kubernetes.core.k8s#module:apply=true)
     (its client, its client-side apply with the C(kubectl.kubernetes.io/last-applied-configuration)
-    annotation, its server-side dry run in check mode), as the collection's roles apply their manifests:
+    annotation, its server-side dry run in check mode), as the collection's roles apply their manifests;
     a field the module stops setting is removed, a field someone else set stays.
 options:
   kubeconfig:
