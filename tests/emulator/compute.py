@@ -7,7 +7,7 @@ One generic insert/get/list/patch/delete serves every collection; what differs p
 import ipaddress
 import re
 
-from .core import ApiError, handler, not_found, now_rfc3339
+from .core import ApiError, Context, handler, not_found, now_rfc3339
 
 BASE = "https://www.googleapis.com/compute/v1/"
 NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -180,10 +180,7 @@ def insert(ctx):
     path = "%s/%s" % (collection_path(ctx), name)
     if ctx.emu.get(KEY + path) is not None or path in ctx.emu.reserved:
         raise ApiError(409, "The resource '%s' already exists" % path, reason="alreadyExists")
-    kind, prepare = PREPARE[ctx.method.id.split(".")[1]]
-    prepare(ctx, body)
-    body.update({"kind": kind, "id": ctx.emu.next_id(), "creationTimestamp": now_rfc3339(),
-                 "selfLink": link(path), "fingerprint": ctx.emu.etag()})
+    _complete(ctx, ctx.method.id.split(".")[1], path, body)
     if ctx.param("region"):
         body["region"] = link("projects/%s/regions/%s" % (ctx.param("project"), ctx.param("region")))
     ctx.emu.reserved.add(path)
@@ -194,6 +191,28 @@ def insert(ctx):
         return body
 
     return start(ctx, "insert", path, done, on_error=lambda: ctx.emu.reserved.discard(path))
+
+
+def _complete(ctx, collection, path, body):
+    """Check a new resource of ``collection`` and add what the server assigns."""
+    kind, prepare = PREPARE[collection]
+    prepare(ctx, body)
+    body.update({"kind": kind, "id": ctx.emu.next_id(), "creationTimestamp": now_rfc3339(),
+                 "selfLink": link(path), "fingerprint": ctx.emu.etag()})
+
+
+def controller_firewall(emu, project, body):
+    """A firewall rule a Google controller (GKE's multi-cluster ones) creates on its own: checked and completed
+    as ``compute.firewalls.insert`` checks and completes a user's, and stored at once (the controller's
+    operation is not the project's). Nothing happens when the rule exists or its network does not."""
+    path = "projects/%s/global/firewalls/%s" % (project, body["name"])
+    if emu.get(KEY + path) is not None:
+        return
+    try:
+        _complete(Context(emu, None, "compute", {"project": project}, {}, None), "firewalls", path, body)
+    except ApiError:
+        return  # the network is gone: the controller has nothing to open
+    emu.store[KEY + path] = body
 
 
 def _existing(ctx):

@@ -5,6 +5,7 @@ rules for multi-cluster service discovery and the gateway.
 
 import time
 
+from .compute import controller_firewall
 from .kube import now
 from .kube_common import _hash
 
@@ -34,17 +35,12 @@ def fleet_members(emu, project):
 
 
 def auto_firewall(emu, project, network, name, ranges, ports):
-    """A firewall rule a Google controller creates on its own (and recreates while it runs)."""
-    key = "compute:projects/%s/global/firewalls/%s" % (project, name)
-    net = "projects/%s/global/networks/%s" % (project, network)
-    if emu.get(key) is not None or emu.get("compute:" + net) is None:
-        return
-    emu.store[key] = {
-        "kind": "compute#firewall", "id": emu.next_id(), "name": name, "creationTimestamp": now(),
+    """A firewall rule a Google controller creates on its own (and recreates while it runs), through the
+    emulated Compute Engine (compute.py)."""
+    controller_firewall(emu, project, {
+        "name": name, "network": "global/networks/%s" % network,
         "description": '{"kubernetes.io/cluster-id":"emulated","managed-by":"gke-multi-cluster-controller"}',
-        "network": "https://www.googleapis.com/compute/v1/" + net, "direction": "INGRESS", "priority": 1000,
-        "sourceRanges": ranges, "allowed": [{"IPProtocol": "tcp", "ports": ports}], "disabled": False,
-        "selfLink": "https://www.googleapis.com/compute/v1/projects/%s/global/firewalls/%s" % (project, name)}
+        "sourceRanges": ranges, "allowed": [{"IPProtocol": "tcp", "ports": ports}]})
 
 
 def auto_firewalls(emu, project, mcs, config):

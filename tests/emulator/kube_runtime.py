@@ -5,10 +5,10 @@ write permission checked) and logs what it did.
 
 import base64
 import os
-import time
 
 from .kube import now
 from .kube_common import WRITE_ROLES, _only_dir, _principal, bucket_roles
+from .storage import write_object
 
 
 # What the emulated Hugging Face hub holds: model id -> (gated, number of weight shards, shard GiB).
@@ -109,12 +109,3 @@ def download(kube, pod, container, env, logs):
         logs.append("Marked complete: gs://%s/%s%s" % (bucket, base, marker))
     logs.append("Download complete")
     return True
-
-
-def write_object(emu, bucket, name, size):
-    key = "storage:o/%s/%s" % (bucket, name)
-    generation = str(time.time_ns() // 1000)
-    emu.store[key] = {"kind": "storage#object", "id": "%s/%s/%s" % (bucket, name, generation), "name": name,
-                      "bucket": bucket, "size": str(size), "generation": generation, "metageneration": "1",
-                      "contentType": "application/octet-stream", "timeCreated": now(), "updated": now(),
-                      "storageClass": "STANDARD"}

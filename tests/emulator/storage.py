@@ -3,6 +3,7 @@ objects the emulated download Job wrote.
 """
 
 import re
+import time
 
 from .core import ApiError, handler, now_rfc3339
 from .iam import check_policy
@@ -134,3 +135,13 @@ def objects_delete(ctx):
     if ctx.emu.store.pop("storage:o/%s/%s" % (name, ctx.param("object")), None) is None:
         raise ApiError(404, "No such object: %s/%s" % (name, ctx.param("object")), reason="notFound")
     return 204, b""
+
+
+def write_object(emu, bucket, name, size):
+    """An object written into ``bucket`` through a pod's GCS FUSE mount (the emulated download Job)."""
+    key = "storage:o/%s/%s" % (bucket, name)
+    generation = str(time.time_ns() // 1000)
+    emu.store[key] = {"kind": "storage#object", "id": "%s/%s/%s" % (bucket, name, generation), "name": name,
+                      "bucket": bucket, "size": str(size), "generation": generation, "metageneration": "1",
+                      "contentType": "application/octet-stream", "timeCreated": now_rfc3339(),
+                      "updated": now_rfc3339(), "storageClass": "STANDARD"}

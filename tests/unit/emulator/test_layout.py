@@ -48,3 +48,19 @@ def test_no_import_loop_and_none_hidden_in_a_function():
 def test_no_file_above_about_400_lines(name):
     with open(os.path.join(FOLDER, name + ".py"), encoding="utf-8") as handle:
         assert len(handle.read().splitlines()) <= 440, name
+
+
+KUBE_SIDE = [name for name in MODULES if name.startswith("kube") or name in ("dataplane", "model_server")]
+
+
+@pytest.mark.parametrize("name", KUBE_SIDE)
+def test_the_kubernetes_side_changes_google_state_only_through_the_google_side_modules(name):
+    """A cluster's controllers (GKE's firewall rules, the objects a pod writes through GCS FUSE) call compute.py or
+    storage.py, which check and complete the resource as the API does, instead of writing the store themselves."""
+    with open(os.path.join(FOLDER, name + ".py"), encoding="utf-8") as handle:
+        tree = ast.parse(handle.read())
+    writes = [node.lineno for node in ast.walk(tree) if isinstance(node, (ast.Assign, ast.AugAssign, ast.Delete))
+              for target in (node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target])
+              if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Attribute)
+              and target.value.attr == "store"]
+    assert not writes, "%s writes the emulator's store at lines %s" % (name, writes)
