@@ -59,6 +59,7 @@ CLIENTS = {
     "subnetworks": ("google.cloud.compute_v1", "SubnetworksClient"),
     "addresses": ("google.cloud.compute_v1", "AddressesClient"),
     "firewalls": ("google.cloud.compute_v1", "FirewallsClient"),
+    "routers": ("google.cloud.compute_v1", "RoutersClient"),
     "regions": ("google.cloud.compute_v1", "RegionsClient"),
     "global_operations": ("google.cloud.compute_v1", "GlobalOperationsClient"),
     "region_operations": ("google.cloud.compute_v1", "RegionOperationsClient"),

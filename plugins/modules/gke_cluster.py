@@ -94,6 +94,32 @@ options:
       - Start of the daily maintenance window, V(HH:MM) in UTC (GKE makes it 4 hours long); GKE picks a time when
         omitted. Changed in place (C(setMaintenancePolicy)).
     type: str
+  private_nodes:
+    description:
+      - Give the cluster's nodes internal IP addresses only (C(networkConfig.defaultEnablePrivateNodes)), as GKE's
+        network isolation guidance recommends. Not managed when omitted.
+      - Such nodes reach the internet (the Hugging Face download, images on Docker Hub) only through a Cloud NAT
+        gateway of their region (M(gke_inference.multicluster.compute_router)); Google APIs through Private Google
+        Access.
+      - GKE applies a changed value to node pools created afterwards; existing pools keep their addresses until
+        they are re-created.
+    type: bool
+  authorized_networks:
+    description:
+      - The only networks the control plane's IP endpoint accepts connections from
+        (C(controlPlaneEndpointsConfig.ipEndpointsConfig.authorizedNetworksConfig)); the machine that runs
+        Ansible must be in one of them. An empty list turns the restriction off. Not managed when omitted.
+      - At most 100 CIDR blocks. Changed in place.
+    type: list
+    elements: dict
+    suboptions:
+      cidr_block:
+        description: An IPv4 or IPv6 range in CIDR notation, for example V(203.0.113.0/24).
+        type: str
+        required: true
+      display_name:
+        description: A name for people to recognize the range by.
+        type: str
   service_account:
     description:
       - Email of the service account the default node pool's nodes run as (at creation). Unset, GKE uses the
@@ -142,6 +168,7 @@ changes:
   elements: str
 """
 
+import ipaddress
 import re
 
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.container import Gke, cluster_path, location_of
@@ -159,12 +186,16 @@ UPDATES = (
     ("release_channel", "desired_release_channel"),
     ("workload_identity_config", "desired_workload_identity_config"),
     ("pod_autoscaling", "desired_pod_autoscaling"),
+    ("network_config.default_enable_private_nodes", "desired_default_enable_private_nodes"),
+    ("control_plane_endpoints_config", "desired_control_plane_endpoints_config"),
 )
+AUTHORIZED = "control_plane_endpoints_config.ip_endpoints_config.authorized_networks_config"
+MAX_AUTHORIZED_NETWORKS = 100  # "Customize your network isolation" (GKE documentation), Control plane
 
 
 def desired_cluster(module):
     p = module.params
-    return dict(
+    desired = dict(
         name=p["name"], network=p["network"], subnetwork=p["subnetwork"],
         release_channel=dict(channel=p["release_channel"]),
         network_config=dict(datapath_provider=p["datapath_provider"],
@@ -176,6 +207,45 @@ def desired_cluster(module):
         pod_autoscaling=dict(hpa_profile=p["hpa_profile"]),
         ip_allocation_policy=dict(use_ip_aliases=True),
     )
+    if p["private_nodes"] is not None:
+        desired["network_config"]["default_enable_private_nodes"] = p["private_nodes"]
+    if p["authorized_networks"] is not None:
+        blocks = [dict((k, v) for k, v in block.items() if v is not None) for block in p["authorized_networks"]]
+        desired["control_plane_endpoints_config"] = dict(ip_endpoints_config=dict(authorized_networks_config=dict(
+            enabled=bool(blocks), cidr_blocks=blocks)))
+    return desired
+
+
+def unset_is_off(changes, actual):
+    """Drop the changes that only turn off what was never on: an unset private-nodes default and an absent
+    authorized-networks restriction are what False and [] ask for."""
+    for field in list(changes):
+        have, want = changes[field]
+        if field == "network_config.default_enable_private_nodes" and not want and not have:
+            changes.pop(field)
+        elif field.startswith(AUTHORIZED + ".") and want in (False, []) and \
+                not (get_path(actual, AUTHORIZED) or {}).get("enabled"):
+            changes.pop(field)
+    return changes
+
+
+def get_path(value, path):
+    for part in path.split("."):
+        value = (value or {}).get(part) if isinstance(value, dict) else None
+    return value
+
+
+def authorized_errors(blocks):
+    errors = []
+    if blocks is not None and len(blocks) > MAX_AUTHORIZED_NETWORKS:
+        errors.append("authorized_networks: %d ranges; GKE allows at most %d." % (len(blocks), MAX_AUTHORIZED_NETWORKS))
+    for index, block in enumerate(blocks or []):
+        try:
+            ipaddress.ip_network(u"%s" % block["cidr_block"])
+        except ValueError:
+            errors.append("authorized_networks[%d].cidr_block: '%s' is not a range in CIDR notation (for example "
+                          "203.0.113.0/24, with no host bits set)." % (index, block["cidr_block"]))
+    return errors
 
 
 def update_value(desired, path):
@@ -203,6 +273,9 @@ def main():
             initial_node_count=dict(type="int", default=1),
             machine_type=dict(type="str", default="e2-standard-16"),
             service_account=dict(type="str"),
+            private_nodes=dict(type="bool"),
+            authorized_networks=dict(type="list", elements="dict", options=dict(
+                cidr_block=dict(type="str", required=True), display_name=dict(type="str"))),
             resource_labels=dict(type="dict"),
             maintenance_window=dict(type="str"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -218,6 +291,7 @@ def main():
     if p["maintenance_window"] is not None and not TIME_RE.match(p["maintenance_window"]):
         errors.append("maintenance_window: '%s' is not a time of day as HH:MM (UTC), for example 03:00."
                       % p["maintenance_window"])
+    errors += authorized_errors(p["authorized_networks"])
     if errors:
         module.fail_json(msg=" ".join(errors), errors=errors)
     gke = Gke(module, p["location"])
@@ -249,7 +323,7 @@ def main():
             actual = gke.read_cluster(p["name"])
         module.exit_json(changed=True, cluster=actual or desired, diff=diff_result({}, actual or desired))
 
-    changes = compare(desired, actual)
+    changes = unset_is_off(compare(desired, actual), actual)
     # labels and the maintenance window have calls of their own, each guarded by what was just read
     labels = dict((k, str(v)) for k, v in (p["resource_labels"] or {}).items())
     if p["resource_labels"] is not None and (actual.get("resource_labels") or {}) != labels:

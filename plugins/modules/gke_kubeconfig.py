@@ -107,6 +107,31 @@ from ansible_collections.gke_inference.multicluster.plugins.module_utils.kube_au
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.gcp import GcpModule
 
 
+def check_authorized_network(module, cluster, host, ca_data):
+    """When the control plane accepts only authorized networks, prove this machine is in one: GKE drops other
+    connections, and every Kubernetes task after this one would hang until its timeout."""
+    authorized = (((cluster.get("control_plane_endpoints_config") or {}).get("ip_endpoints_config") or {}).get(
+        "authorized_networks_config") or {})
+    if not authorized.get("enabled") or module.check_mode:
+        return
+    import ssl
+    from ansible.module_utils.six.moves.urllib import request as urllib_request
+    from ansible.module_utils.six.moves.urllib.error import HTTPError
+
+    context = ssl.create_default_context(cadata=base64.b64decode(ca_data).decode())
+    context.check_hostname = False  # GKE's serving certificate names the cluster's IP, not always the host given
+    try:
+        urllib_request.urlopen(host.rstrip("/") + "/version", timeout=15, context=context).read()
+    except HTTPError:
+        return  # an answer (even 401/403): the connection was accepted
+    except Exception as exc:  # pylint: disable=broad-except
+        ranges = ", ".join(b.get("cidr_block", "") for b in authorized.get("cidr_blocks") or []) or "none"
+        module.fail_json(msg="cluster: the control plane of %s accepts connections only from its authorized networks "
+                             "(%s) and did not answer this machine (%s). Add the address this machine reaches it from "
+                             "to authorized_networks (gke_authorized_networks), or run from a network in the list."
+                             % (module.params["cluster"], ranges, exc))
+
+
 def main():
     module = GcpModule(
         argument_spec=dict(
@@ -166,6 +191,7 @@ def main():
         module.fail_json(msg="cluster: %s has no CA certificate yet; wait until it is RUNNING." % p["cluster"])
     base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"])
     write_file(os.path.join(directory, os.path.basename(p["path"])), json.dumps(config), 0o600)
+    check_authorized_network(module, cluster, host, config["clusters"][0]["cluster"]["certificate-authority-data"])
     module.exit_json(changed=False, path=p["path"], host=host, context=context)
 
 

@@ -50,6 +50,20 @@ options:
         description: Name.
         type: str
         required: true
+  routers:
+    description: Cloud Routers (with their Cloud NAT gateways) to look for.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      region:
+        description: Region.
+        type: str
+        required: true
+      name:
+        description: Name.
+        type: str
+        required: true
   clusters:
     description: GKE clusters to look for.
     type: list
@@ -169,6 +183,7 @@ def main():
             network=dict(type="str"),
             subnetworks=dict(type="list", elements="dict", default=[], options=named),
             addresses=dict(type="list", elements="dict", default=[], options=named),
+            routers=dict(type="list", elements="dict", default=[], options=named),
             clusters=dict(type="list", elements="dict", default=[], options=dict(
                 location=dict(type="str", required=True), name=dict(type="str", required=True))),
             memberships=dict(type="list", elements="str", default=[]),
@@ -194,6 +209,10 @@ def main():
         if module.get_or_none("read address %s" % item["name"], module.client("addresses").get, project=project,
                               region=item["region"], address=item["name"]) is not None:
             present.append("address %s in %s" % (item["name"], item["region"]))
+    for item in p["routers"]:
+        if module.get_or_none("read router %s" % item["name"], module.client("routers").get, project=project,
+                              region=item["region"], router=item["name"]) is not None:
+            present.append("router %s in %s" % (item["name"], item["region"]))
     for item in p["subnetworks"]:
         if module.get_or_none("read subnetwork %s" % item["name"], module.client("subnetworks").get, project=project,
                               region=item["region"], subnetwork=item["name"]) is not None:

@@ -1,4 +1,4 @@
-"""Compute Engine v1: networks, subnetworks, addresses, firewalls and their operations.
+"""Compute Engine v1: networks, subnetworks, addresses, firewalls, routers (Cloud NAT) and their operations.
 
 One generic insert/get/list/patch/delete serves every collection; what differs per collection
 (defaults, references to check, server-assigned fields) is in ``PREPARE``.
@@ -130,11 +130,23 @@ def _prepare_firewall(ctx, body):
             raise bad("Invalid value for field 'resource.sourceRanges': '%s'. Invalid IPv4 CIDR." % cidr) from None
 
 
+def _prepare_router(ctx, body):
+    body["network"] = link(_resolve(ctx, body.get("network", ""), "networks"))
+    names = [nat.get("name", "") for nat in body.get("nats") or []]
+    for index, nat in enumerate(body.get("nats") or []):
+        if not NAME_RE.match(nat.get("name", "")) or names.count(nat.get("name")) > 1:
+            raise bad("Invalid value for field 'resource.nats[%d].name': '%s'. Must be a unique name matching "
+                      "'(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'" % (index, nat.get("name", "")))
+        if nat.get("natIpAllocateOption") == "MANUAL_ONLY" and not nat.get("natIps"):
+            raise bad("Invalid value for field 'resource.nats[%d].natIps': MANUAL_ONLY needs NAT IP addresses." % index)
+
+
 PREPARE = {
     "networks": ("compute#network", _prepare_network),
     "subnetworks": ("compute#subnetwork", _prepare_subnetwork),
     "addresses": ("compute#address", _prepare_address),
     "firewalls": ("compute#firewall", _prepare_firewall),
+    "routers": ("compute#router", _prepare_router),
 }
 
 
@@ -170,7 +182,7 @@ def start(ctx, kind, target, on_done, on_error=None):
 
 
 @handler("compute.networks.insert", "compute.subnetworks.insert", "compute.addresses.insert",
-         "compute.firewalls.insert")
+         "compute.firewalls.insert", "compute.routers.insert")
 def insert(ctx):
     body = dict(ctx.body)
     name = body.get("name", "")
@@ -197,8 +209,9 @@ def _complete(ctx, collection, path, body):
     """Check a new resource of ``collection`` and add what the server assigns."""
     kind, prepare = PREPARE[collection]
     prepare(ctx, body)
-    body.update({"kind": kind, "id": ctx.emu.next_id(), "creationTimestamp": now_rfc3339(),
-                 "selfLink": link(path), "fingerprint": ctx.emu.etag()})
+    body.update({"kind": kind, "id": ctx.emu.next_id(), "creationTimestamp": now_rfc3339(), "selfLink": link(path)})
+    if collection != "routers":  # a Router has no fingerprint (compute v1 discovery document)
+        body["fingerprint"] = ctx.emu.etag()
 
 
 def controller_firewall(emu, project, body):
@@ -217,7 +230,7 @@ def controller_firewall(emu, project, body):
 
 def _existing(ctx):
     name = ctx.params.get({"networks": "network", "subnetworks": "subnetwork", "addresses": "address",
-                           "firewalls": "firewall"}[ctx.method.id.split(".")[1]])
+                           "firewalls": "firewall", "routers": "router"}[ctx.method.id.split(".")[1]])
     path = "%s/%s" % (collection_path(ctx), name)
     resource = ctx.emu.get(KEY + path)
     if resource is None:
@@ -225,12 +238,14 @@ def _existing(ctx):
     return path, resource
 
 
-@handler("compute.networks.get", "compute.subnetworks.get", "compute.addresses.get", "compute.firewalls.get")
+@handler("compute.networks.get", "compute.subnetworks.get", "compute.addresses.get", "compute.firewalls.get",
+         "compute.routers.get")
 def get(ctx):
     return 200, _existing(ctx)[1]
 
 
-@handler("compute.networks.list", "compute.subnetworks.list", "compute.addresses.list", "compute.firewalls.list")
+@handler("compute.networks.list", "compute.subnetworks.list", "compute.addresses.list", "compute.firewalls.list",
+         "compute.routers.list")
 def list_(ctx):
     prefix = KEY + collection_path(ctx) + "/"
     items = [v for k, v in ctx.emu.items(prefix) if "/" not in k[len(prefix):]]
@@ -246,10 +261,12 @@ PATCHABLE = {
     "firewalls": {"allowed", "denied", "description", "sourceRanges", "destinationRanges", "sourceTags",
                   "targetTags", "sourceServiceAccounts", "targetServiceAccounts", "priority", "disabled",
                   "logConfig"},
+    # routers.patch is a JSON merge patch of the router (discovery document): a list such as nats is replaced
+    "routers": {"nats", "description", "bgp", "bgpPeers", "interfaces"},
 }
 
 
-@handler("compute.networks.patch", "compute.subnetworks.patch", "compute.firewalls.patch")
+@handler("compute.networks.patch", "compute.subnetworks.patch", "compute.firewalls.patch", "compute.routers.patch")
 def patch(ctx):
     path, resource = _existing(ctx)
     collection = ctx.method.id.split(".")[1]
@@ -260,10 +277,13 @@ def patch(ctx):
             continue
         if key not in PATCHABLE[collection] and value != resource.get(key):
             raise bad("Invalid value for field 'resource.%s': the field cannot be changed with a patch." % key)
+    if collection == "routers" and "nats" in ctx.body:
+        _prepare_router(ctx, dict(resource, nats=ctx.body["nats"]))
 
     def done():
         resource.update({k: v for k, v in ctx.body.items() if k in PATCHABLE[collection]})
-        resource["fingerprint"] = ctx.emu.etag()
+        if "fingerprint" in resource:
+            resource["fingerprint"] = ctx.emu.etag()
         return resource
 
     return start(ctx, "patch", path, done)
@@ -323,7 +343,7 @@ def _gateway_using(emu, path, resource):
 
 
 @handler("compute.networks.delete", "compute.subnetworks.delete", "compute.addresses.delete",
-         "compute.firewalls.delete")
+         "compute.firewalls.delete", "compute.routers.delete")
 def delete(ctx):
     path, resource = _existing(ctx)
     target = resource["selfLink"]

@@ -9,6 +9,7 @@ from .compute import ref_path
 from .core import ApiError, handler, now_rfc3339
 from .kube import KubeCluster
 from .iam import service_account_exists
+from .isolation import check as check_isolation, merge, new_pool
 
 
 NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
@@ -138,7 +139,8 @@ def cluster_create(ctx):
     pools = cluster.pop("nodePools", None) or [{
         "name": "default-pool", "initialNodeCount": cluster.pop("initialNodeCount", 3),
         "config": cluster.pop("nodeConfig", {})}]
-    cluster["nodePools"] = [_check_node_pool(dict(p), location, ctx.emu) for p in pools]
+    check_isolation(cluster)
+    cluster["nodePools"] = [new_pool(cluster, _check_node_pool(dict(p), location, ctx.emu)) for p in pools]
     _check_labels(cluster.get("resourceLabels"))
     start = (((cluster.get("maintenancePolicy") or {}).get("window") or {}).get("dailyMaintenanceWindow") or {}).get(
         "startTime")
@@ -218,6 +220,8 @@ UPDATABLE = {  # ClusterUpdate field -> cluster field it sets (dotted when neste
     "desiredMonitoringConfig": "monitoringConfig", "desiredReleaseChannel": "releaseChannel",
     "desiredWorkloadIdentityConfig": "workloadIdentityConfig", "desiredPodAutoscaling": "podAutoscaling",
     "desiredLoggingConfig": "loggingConfig",
+    "desiredDefaultEnablePrivateNodes": "networkConfig.defaultEnablePrivateNodes",
+    "desiredControlPlaneEndpointsConfig": "controlPlaneEndpointsConfig",
 }
 
 
@@ -231,14 +235,16 @@ def cluster_update(ctx):
     field = fields[0]
     if field not in UPDATABLE:
         raise ApiError(501, "Update %s is not emulated." % field)
+    if field == "desiredControlPlaneEndpointsConfig":
+        check_isolation({"controlPlaneEndpointsConfig": update[field],
+                         "masterAuthorizedNetworksConfig": cluster.get("masterAuthorizedNetworksConfig")}, "update")
 
     def done():
         *parents, leaf = UPDATABLE[field].split(".")
         holder = cluster
         for parent in parents:
             holder = holder.setdefault(parent, {})
-        current, value = holder.get(leaf), update[field]
-        holder[leaf] = dict(current, **value) if isinstance(current, dict) and isinstance(value, dict) else value
+        holder[leaf] = merge(holder.get(leaf), update[field])
     return _container_op(ctx, "UPDATE_CLUSTER", key.split(":", 1)[1], done)
 
 
@@ -320,7 +326,7 @@ def pool_create(ctx):
     if cluster["status"] != "RUNNING":
         raise ApiError(400, "Cluster is not running (status %s)." % cluster["status"], status="FAILED_PRECONDITION")
     _check_node_pool(pool, ctx.param("locationsId"), ctx.emu)
-    cluster["nodePools"].append(pool)
+    cluster["nodePools"].append(new_pool(cluster, pool))
     target = "%s/nodePools/%s" % (key.split(":", 1)[1], pool["name"])
 
     def failed():

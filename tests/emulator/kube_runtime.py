@@ -6,6 +6,7 @@ write permission checked) and logs what it did.
 import base64
 import os
 
+from .isolation import internet_egress
 from .kube import now
 from .kube_common import WRITE_ROLES, _only_dir, _principal, bucket_roles
 from .storage import write_object
@@ -76,6 +77,14 @@ def download(kube, pod, container, env, logs):
     if model not in HF_MODELS:
         logs.append("huggingface_hub.errors.RepositoryNotFoundError: 404 Client Error. Repository Not Found for url: "
                     "https://huggingface.co/api/models/%s/revision/main." % model)
+        return False
+    node = kube.get("", "nodes", "", pod["spec"].get("nodeName", "")) or {}
+    pool = (node.get("metadata", {}).get("labels") or {}).get("cloud.google.com/gke-nodepool", "")
+    if not internet_egress(kube.emu, kube.project, kube.cluster, pool):
+        logs.append("requests.exceptions.ConnectionError: HTTPSConnectionPool(host='huggingface.co', port=443): Max "
+                    "retries exceeded with url: /api/models/%s/revision/main (Caused by ConnectTimeoutError: "
+                    "Connection to huggingface.co timed out. (connect timeout=10)) [node pool %s has private nodes and "
+                    "region has no Cloud NAT for its subnet]" % (model, pool))
         return False
     revision = env.get("HF_REVISION") or "main"
     if revision not in HF_REVISIONS:

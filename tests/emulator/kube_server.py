@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from .isolation import admits
 from .kube_kinds import KubeError
 
 
@@ -75,6 +76,10 @@ class KubeHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         kube = self.kube
+        if not admits(kube.cluster, self.client_address[0]):
+            # not an authorized network of the control plane: GKE drops the connection (the client times out)
+            self.close_connection = True
+            return None
         auth = self.headers.get("Authorization", "")
         if not kube.emu.authenticated(auth):
             return self._reply(401, KubeError(401, "Unauthorized").body())

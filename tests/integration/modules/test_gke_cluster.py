@@ -187,3 +187,43 @@ def test_labels_and_maintenance_window(net):
     bad = cluster(gcp, resource_labels={"Team": "x", "ok": "Not Valid"}, maintenance_window="25:00")
     assert bad["failed"] and "resource_labels: key 'Team'" in bad["msg"] and "value 'Not Valid'" in bad["msg"]
     assert "maintenance_window: '25:00'" in bad["msg"] and len(gcp.requests()) == before
+
+
+def test_private_nodes_and_authorized_networks(net, tmp_path):
+    """Private nodes and the control plane's authorized networks at creation, no change on a re-run, the
+    restriction changed in place; a machine outside the authorized networks is told so by gke_kubeconfig instead
+    of every Kubernetes task hanging; an unset setting is not drift."""
+    gcp = net
+    mine = [{"cidr_block": "127.0.0.1/32", "display_name": "controller"}]
+    created = cluster(gcp, private_nodes=True, authorized_networks=mine)
+    assert created["changed"], created
+    stored = gcp.resource(KEY)
+    assert stored["networkConfig"]["defaultEnablePrivateNodes"] is True
+    assert stored["nodePools"][0]["networkConfig"]["enablePrivateNodes"] is True
+    assert stored["controlPlaneEndpointsConfig"]["ipEndpointsConfig"]["authorizedNetworksConfig"] == {
+        "enabled": True, "cidrBlocks": [{"cidrBlock": "127.0.0.1/32", "displayName": "controller"}]}
+    gcp.control("DELETE", "requests")
+    assert not cluster(gcp, private_nodes=True, authorized_networks=mine)["changed"]
+    assert not gcp.requests(mutating=True)
+    kubeconfig = gcp.run("gke_kubeconfig", cluster="gke-a", location="europe-west4-a", path=str(tmp_path / "k"))
+    assert not kubeconfig.get("failed"), kubeconfig
+    assert "default" in namespace_names(tmp_path / "k")
+
+    elsewhere = [{"cidr_block": "203.0.113.0/24"}]
+    planned = cluster(gcp, private_nodes=True, authorized_networks=elsewhere, check=True)
+    assert planned["changed"] and planned["changes"] == [
+        "control_plane_endpoints_config.ip_endpoints_config.authorized_networks_config.cidr_blocks"], planned
+    assert cluster(gcp, private_nodes=True, authorized_networks=elsewhere)["changed"]
+    locked = gcp.run("gke_kubeconfig", cluster="gke-a", location="europe-west4-a", path=str(tmp_path / "k"))
+    assert locked["failed"] and "accepts connections only from its authorized networks (203.0.113.0/24)" in \
+        locked["msg"], locked
+
+    # an empty list lifts the restriction; then it is what an unset restriction is, as private_nodes false is
+    assert cluster(gcp, private_nodes=True, authorized_networks=[])["changed"]
+    assert not gcp.run("gke_kubeconfig", cluster="gke-a", location="europe-west4-a", path=str(tmp_path / "k")).get(
+        "failed")
+    assert not cluster(gcp, private_nodes=True, authorized_networks=[])["changed"]
+    assert cluster(gcp, name="gke-b", private_nodes=False, authorized_networks=[])["changed"]
+    assert not cluster(gcp, name="gke-b", private_nodes=False, authorized_networks=[])["changed"]
+    bad = cluster(gcp, name="gke-c", authorized_networks=[{"cidr_block": "10.0.0.1/8"}])
+    assert bad["failed"] and "authorized_networks[0].cidr_block: '10.0.0.1/8'" in bad["msg"], bad

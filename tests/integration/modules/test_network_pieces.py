@@ -148,3 +148,43 @@ def test_api_disabled_is_explained(gcp):
     gcp.emu.projects["test-project-1"]["services"].discard("compute.googleapis.com")
     result = gcp.run("compute_network", name="vpc")
     assert result["failed"] and "Enable compute.googleapis.com" in result["msg"]
+
+
+def router(gcp, **kw):
+    args = dict(name="nat-eu", region="europe-west4", network="vpc")
+    args.update(kw)
+    return gcp.run("compute_router", **args)
+
+
+def test_router_with_cloud_nat(vpc):
+    gcp = vpc
+    key = P + "regions/europe-west4/routers/nat-eu"
+    assert router(gcp, check=True)["changed"] and gcp.resource(key) is None
+    created = router(gcp)
+    assert created["changed"] and created["router"]["nats"] == [{
+        "name": "nat-eu-nat", "nat_ip_allocate_option": "AUTO_ONLY",
+        "source_subnetwork_ip_ranges_to_nat": "ALL_SUBNETWORKS_ALL_IP_RANGES"}]
+    assert gcp.resource(key)["network"].endswith("/projects/test-project-1/global/networks/vpc")
+    # Google's defaults on the NAT are not managed: they are no drift
+    gcp.resource(key)["nats"][0]["minPortsPerVm"] = 64
+    assert not router(gcp)["changed"]
+    # the NAT is changed in place (a merge patch of the router), check mode first
+    assert router(gcp, nat={"source_ranges": "ALL_SUBNETWORKS_ALL_PRIMARY_IP_RANGES"}, check=True)["changed"]
+    assert gcp.resource(key)["nats"][0]["sourceSubnetworkIpRangesToNat"] == "ALL_SUBNETWORKS_ALL_IP_RANGES"
+    changed = router(gcp, nat={"source_ranges": "ALL_SUBNETWORKS_ALL_PRIMARY_IP_RANGES"})
+    assert changed["changed"] and changed["changes"] == ["nats"], changed
+    assert gcp.resource(key)["nats"][0]["sourceSubnetworkIpRangesToNat"] == "ALL_SUBNETWORKS_ALL_PRIMARY_IP_RANGES"
+    # the network holds the router: it cannot be deleted first
+    refused = gcp.run("compute_network", name="vpc", state="absent")
+    assert refused["failed"] and "nat-eu" in refused["msg"], refused
+    assert router(gcp, state="absent")["changed"] and gcp.resource(key) is None
+    assert not router(gcp, state="absent")["changed"]
+
+
+def test_router_bad_input_creates_nothing(vpc):
+    gcp = vpc
+    result = router(gcp, name="Bad_Name", nat={"name": "also bad"})
+    assert result["failed"] and "name:" in result["msg"] and "nat.name:" in result["msg"], result
+    missing = router(gcp, network="no-such-vpc")
+    assert missing["failed"] and "no-such-vpc" in missing["msg"], missing
+    assert not gcp.resources(P + "regions/europe-west4/routers/")

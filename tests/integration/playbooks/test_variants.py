@@ -16,9 +16,12 @@ THIRD_REGION = {"asia_southeast1": ("gke-asia-southeast1", {
 
 def test_codelab_order_three_regions_gpu_then_overlapped_rerun_changes_nothing(gcp, tmp_path):
     """gke_overlap_phases=false runs one phase after the other and builds the same deployment as the overlapped
-    order (its re-run changes nothing); N regions work (here 3); the H100 GPU profile of seed 003."""
-    inv = local_inventory(tmp_path, gcp, extra_groups=THIRD_REGION,
-                          overrides={"all": {"gke_accelerator_profile": "gpu_h100"}})
+    order (its re-run changes nothing); N regions work (here 3); the H100 GPU profile of seed 003; hardened
+    networking: private nodes (their downloads leave through each region's Cloud NAT) and a control plane that
+    accepts only the controller's network."""
+    inv = local_inventory(tmp_path, gcp, extra_groups=THIRD_REGION, overrides={"all": {
+        "gke_accelerator_profile": "gpu_h100", "gke_private_nodes": True,
+        "gke_authorized_networks": [{"cidr_block": "127.0.0.1/32", "display_name": "controller"}]}})
     # a progress line every second (a minute by default) during the long waits; cluster creation takes 3 s here
     gcp.control("POST", "config", {"latency": {"container.projects.locations.clusters.create": 3 / gcp.emu.latency_scale}})
     code, out = playbook(gcp, inv, "-e", "gke_overlap_phases=false", env={"GKE_INFERENCE_PROGRESS_INTERVAL": "1"})
@@ -33,7 +36,11 @@ def test_codelab_order_three_regions_gpu_then_overlapped_rerun_changes_nothing(g
     # three regions
     assert gcp.resource("compute:projects/test-project-1/regions/asia-southeast1/subnetworks/"
                         "tpu-gke-dranet-proxy-subnet-asia-southeast1")["ipCidrRange"] == "10.1.3.0/24"
-    assert len(gcp.resources("compute:projects/test-project-1/regions/")) == 9
+    assert len(gcp.resources("compute:projects/test-project-1/regions/")) == 12  # subnets, address, router
+    for region in ("us-east5", "europe-west4", "asia-southeast1"):
+        router = gcp.resource("compute:projects/test-project-1/regions/%s/routers/tpu-gke-dranet-vpc-nat-%s"
+                              % (region, region))
+        assert [n["sourceSubnetworkIpRangesToNat"] for n in router["nats"]] == ["ALL_SUBNETWORKS_ALL_IP_RANGES"]
     gateway = gcp.emu.kube["container:projects/test-project-1/locations/us-east5-b/clusters/gke-us-east5"].get(
         "gateway.networking.k8s.io", "gateways", "default", "cross-region-gateway")
     assert sorted(a["value"] for a in gateway["status"]["addresses"]) == ["10.0.1.2", "10.0.2.2", "10.0.3.2"]
@@ -44,6 +51,9 @@ def test_codelab_order_three_regions_gpu_then_overlapped_rerun_changes_nothing(g
         assert pool["config"]["machineType"] == "a3-highgpu-2g" and pool["config"]["spot"] is True
         assert pool["autoscaling"] == {"enabled": True, "minNodeCount": 1, "maxNodeCount": 3}
         assert "acceleratorNetworkProfile" not in pool.get("networkConfig", {})  # no managed DRANET on A3 High
+        assert all(p["networkConfig"]["enablePrivateNodes"] for p in gcp.resource(key)["nodePools"])
+        assert gcp.resource(key)["controlPlaneEndpointsConfig"]["ipEndpointsConfig"]["authorizedNetworksConfig"][
+            "cidrBlocks"] == [{"cidrBlock": "127.0.0.1/32", "displayName": "controller"}]
         kube = gcp.emu.kube[key]
         container = kube.get("apps", "deployments", "default", "vllm-gemma")["spec"]["template"]["spec"][
             "containers"][0]
