@@ -244,7 +244,11 @@ def cluster_update(ctx):
         holder = cluster
         for parent in parents:
             holder = holder.setdefault(parent, {})
-        holder[leaf] = merge(holder.get(leaf), update[field])
+        current, value = holder.get(leaf), update[field]
+        if field == "desiredControlPlaneEndpointsConfig":  # optional fields: what the update omits stays
+            holder[leaf] = merge(current, value)
+        else:
+            holder[leaf] = dict(current, **value) if isinstance(current, dict) and isinstance(value, dict) else value
     return _container_op(ctx, "UPDATE_CLUSTER", key.split(":", 1)[1], done)
 
 
