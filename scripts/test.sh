@@ -54,10 +54,15 @@ run_molecule() {
 
 # The module and module_utils tests with the lowest version requirements.txt allows of each package
 # (tests/requirements-min.txt), in a virtualenv of their own: every lower bound is a tested one.
+# The collections galaxy.yml depends on, at their lowest version: the ansible release that ships kubernetes.core
+# 5.0.0 (installed without its dependencies, which are the suite's ansible-core and the requirements above)
+MIN_COLLECTIONS="ansible==11.0.0"
+
 run_minver() {
   local venv=.venv-min stamp want
   stamp=$venv/.requirements.sha256
-  want=$(cat requirements.txt tests/requirements-min.txt tests/requirements-dev.txt | sha256sum | cut -d' ' -f1)
+  want=$( (cat requirements.txt tests/requirements-min.txt tests/requirements-dev.txt; echo "$MIN_COLLECTIONS") \
+    | sha256sum | cut -d' ' -f1)
   if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     rm -rf "$venv"
     python -m venv "$venv"
@@ -67,6 +72,7 @@ run_minver() {
     PIP_NO_COMPILE=1 "$venv/bin/python" -m pip install --quiet -r requirements.txt -c tests/requirements-min.txt \
       $(grep -E '^(ansible-core|pytest|jsonschema|google-api-python-client|kubernetes-validate|cryptography)==' \
         tests/requirements-dev.txt) || return 1
+    PIP_NO_COMPILE=1 "$venv/bin/python" -m pip install --quiet --no-deps "$MIN_COLLECTIONS" || return 1
     echo "$want" >"$stamp"
   fi
   "$venv/bin/python" -m pip list 2>/dev/null | grep -E '^(google-|kubernetes |requests |protobuf )' | tr -s ' ' | paste -sd' '

@@ -42,15 +42,12 @@ except ImportError as exc:  # pragma: no cover - reported by kube_module()
         """Stand-in so that the except clauses below stay valid without kubernetes.core."""
 
 try:
-    from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError, ResourceNotFoundError
+    from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError
 except ImportError:  # pragma: no cover - AnsibleK8SModule reports the missing library
     class DynamicApiError(Exception):
         """Stand-in."""
 
     class NotFoundError(DynamicApiError):
-        """Stand-in."""
-
-    class ResourceNotFoundError(Exception):
         """Stand-in."""
 
 # kubernetes.core's own names for these options, so that its client reads them (and, when they are not
