@@ -114,14 +114,13 @@ def check_authorized_network(module, cluster, host, ca_data):
         "authorized_networks_config") or {})
     if not authorized.get("enabled") or module.check_mode:
         return
-    import ssl
-    from ansible.module_utils.six.moves.urllib import request as urllib_request
     from ansible.module_utils.six.moves.urllib.error import HTTPError
+    from ansible.module_utils.urls import open_url
 
-    context = ssl.create_default_context(cadata=base64.b64decode(ca_data).decode())
-    context.check_hostname = False  # GKE's serving certificate names the cluster's IP, not always the host given
-    try:
-        urllib_request.urlopen(host.rstrip("/") + "/version", timeout=15, context=context).read()
+    ca_path = os.path.join(module.tmpdir, "cluster-ca.pem")
+    write_file(ca_path, base64.b64decode(ca_data).decode(), 0o600)
+    try:  # as the kubernetes client connects: the cluster's CA, no proxy from the environment
+        open_url(host.rstrip("/") + "/version", timeout=15, ca_path=ca_path, use_proxy=False).read()
     except HTTPError:
         return  # an answer (even 401/403): the connection was accepted
     except Exception as exc:  # pylint: disable=broad-except

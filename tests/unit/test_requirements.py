@@ -33,7 +33,7 @@ def test_the_kubernetes_core_found_is_in_galaxy_ymls_range_and_the_minimum_job_h
     import json
     import sys
 
-    import ansible_collections.kubernetes.core as core
+    from ansible_collections.kubernetes import core
     import yaml
 
     with open(os.path.join(ROOT, "galaxy.yml"), encoding="utf-8") as handle:
