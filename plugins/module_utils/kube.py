@@ -82,19 +82,23 @@ def api_message(exc):
 class Kube:
     """The Kubernetes API of one cluster, as the module's kubeconfig and context reach it."""
 
-    def __init__(self, module):
+    def __init__(self, module, kubeconfig=None, context=None, namespace=None):
+        """The cluster of the module's kubeconfig/context/namespace options, or of those given (for a module
+        whose Kubernetes access is one option among others)."""
         self.module = module
-        self.namespace = module.params["namespace"]
+        explicit = kubeconfig is not None
+        self.namespace = namespace or module.params["namespace"]
+        kubeconfig = kubeconfig or module.params["kubeconfig"]
         try:
-            self.client = get_api_client(module=module)
+            self.client = get_api_client(kubeconfig=kubeconfig, context=context) if explicit else \
+                get_api_client(module=module)
             # Fresh API discovery on every run. kubernetes.core keeps discovery in a file per API server
             # address that nothing expires: after GKE changed the version a CRD is served in, a stale file
             # made a wildcard-version lookup read a version that is gone (404, "not found") until the wait
             # timed out. Refreshing also mends the file for the roles' kubernetes.core tasks that follow.
             self.client.resources.invalidate_cache()
         except Exception as exc:  # pylint: disable=broad-except
-            module.fail_json(msg="kubeconfig: cannot reach the cluster with %s: %s" % (
-                module.params["kubeconfig"], exc))
+            module.fail_json(msg="kubeconfig: cannot reach the cluster with %s: %s" % (kubeconfig, exc))
         self.service = K8sService(self.client, module)
 
     def resource(self, api_version, kind):
@@ -149,6 +153,31 @@ class Kube:
         before = self.get(desired["apiVersion"], desired["kind"], meta["name"], meta["namespace"])
         result = self._perform(desired, "present")
         return result["changed"], before, result["result"]
+
+    def log(self, name, namespace=None):
+        """The log of pod ``name`` (its only container), or None when the pod is gone."""
+        try:
+            response = self.resource("v1", "Pod").log.get(name=name, namespace=namespace or self.namespace,
+                                                          serialize=False)
+        except NotFoundError:
+            return None
+        except DynamicApiError as exc:
+            self.module.fail_json(msg="Reading the log of pod %s failed: %s" % (name, api_message(exc)))
+        return response.data.decode("utf-8", "replace")
+
+    def delete_now(self, api_version, kind, name, namespace=None):
+        """Delete an object and what it owns (background propagation: a Job's pods too), gone or not."""
+        try:
+            self.resource(api_version, kind).delete(name=name, namespace=namespace or self.namespace,
+                                                    body={"propagationPolicy": "Background"})
+        except NotFoundError:
+            pass
+        except DynamicApiError as exc:
+            self.module.warn("Deleting %s %s failed: %s" % (kind, name, api_message(exc)))
+
+    def pods_of_job(self, name, namespace=None):
+        pods = self.resource("v1", "Pod").get(namespace=namespace or self.namespace, label_selector="job-name=%s" % name)
+        return [pod.to_dict() for pod in pods.items]
 
     def absent(self, api_version, kind, name, namespace=None):
         """Delete the object if it exists; returns (changed, before). Check mode: a server-side dry run."""

@@ -19,8 +19,9 @@ description:
     O(region_header)). Optionally samples the model servers' C(vllm:kv_cache_usage_perc) while it runs.
   - Used by the failover drill and the spill-over load test. Run it with C(async) and stop it early by
     creating O(stop_file).
-  - The gateway is internal. Run this where the VPC is reachable (a runner in the VPC, a VPN), or set
-    O(proxy) to an HTTP proxy that is.
+  - The gateway is internal. Run this where the VPC is reachable (a runner in the VPC, a VPN), set
+    O(proxy) to an HTTP proxy that is, or set O(run_in) to send from inside one of the clusters (the codelab's
+    curl pod, measured).
   - Prompts and responses are never returned; only timings, statuses and regions.
 options:
   url:
@@ -103,6 +104,39 @@ options:
     description: Seconds between two samples of O(metrics).
     type: float
     default: 1
+  run_in:
+    description:
+      - Send from a Job in this cluster instead of from the controller, for a controller (an AWX execution
+        environment, a laptop) that cannot reach the VPC. The same generator (C(module_utils/traffic.py)) runs there
+        from a ConfigMap in a pinned Python image, as an unprivileged user, with no service-account token and no
+        secret in its spec; its results are read back from the pod's log, and the Job and the ConfigMap are deleted.
+      - With O(stop_file) the module (still on the controller) stops the Job when the file appears; requests still
+        in flight then are not recorded.
+    type: dict
+    suboptions:
+      kubeconfig:
+        description: Kubeconfig of the cluster.
+        type: path
+        required: true
+      context:
+        description: Context in O(run_in.kubeconfig).
+        type: str
+      namespace:
+        description: Namespace of the Job.
+        type: str
+        default: default
+      image:
+        description: Image with C(python3) (3.8 or later); must be pinned (a tag other than C(latest), or a digest).
+        type: str
+        default: python:3.12.12-slim-bookworm
+      name:
+        description: Prefix of the Job's and ConfigMap's names (a random suffix is added).
+        type: str
+        default: inference-traffic
+      start_timeout:
+        description: Seconds the pod may take to start (scheduling and the image pull).
+        type: int
+        default: 300
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -176,120 +210,139 @@ summary:
   description: Counts - sent, ok, failed, by_region, and wall seconds.
   returned: success
   type: dict
+runner:
+  description: Where the requests were sent from, V(controller) or V(cluster) (O(run_in)).
+  returned: success
+  type: str
+job:
+  description: The Job that sent them, with O(run_in) (deleted when the module returns).
+  returned: with O(run_in)
+  type: str
 """
 
 import json
 import os
-import threading
+import random
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.six.moves.urllib import request as urllib_request
-from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+from ansible_collections.gke_inference.multicluster.plugins.module_utils import traffic
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.traffic import SETTINGS, Stream, summarize
+
+# python:3.12.12-slim-bookworm (docker-library/python; no ENTRYPOINT, CMD python3): the generator needs only the
+# standard library
+DEFAULT_IMAGE = "python:3.12.12-slim-bookworm"
+MOUNT = "/opt/traffic"
+STUCK = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError",
+         "RunContainerError", "CrashLoopBackOff")
 
 
-def opener(proxy):
-    return urllib_request.build_opener(urllib_request.ProxyHandler({"http": proxy, "https": proxy} if proxy else {}))
+def generator_source():
+    """The text of module_utils/traffic.py, wherever this module runs from (a file, AnsiballZ's zip)."""
+    loader = getattr(traffic, "__loader__", None)
+    try:
+        source = loader.get_source(traffic.__name__) if loader is not None else None
+    except (ImportError, OSError):
+        source = None
+    if not source:
+        with open(traffic.__file__) as handle:
+            source = handle.read()
+    return source
 
 
-class Stream:
-    def __init__(self, params):
-        self.p = params
-        self.open = opener(params["proxy"])
-        self.records, self.samples = [], []
-        self.lock = threading.Lock()
-        self.in_flight = 0
-        path = "/v1/chat/completions" if params["api"] == "chat" else "/v1/completions"
-        self.url = params["url"].rstrip("/") + path
-        body = {"model": params["model"], "max_tokens": params["max_tokens"]}
-        if params["api"] == "chat":
-            body["messages"] = [{"role": "user", "content": params["prompt"]}]
-        else:
-            body["prompt"] = params["prompt"]
-        self.body = json.dumps(body).encode()
+def manifests(p, name):
+    spec = p["run_in"]
+    settings = dict((key, p[key]) for key in SETTINGS)
+    settings.update(stop_file=None, proxy="")  # inside the VPC: no proxy, and the controller stops it
+    stages = p["stages"] or [{"rate": p["rate"], "duration": p["duration"]}]
+    deadline = int(sum(stage["duration"] for stage in stages) + p["timeout"] + spec["start_timeout"] + 60)
+    labels = {"app.kubernetes.io/name": "inference-traffic", "app.kubernetes.io/managed-by": "gke_inference.multicluster"}
+    meta = {"name": name, "namespace": spec["namespace"], "labels": labels}
+    configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta,
+                 "data": {"traffic.py": generator_source(), "settings.json": json.dumps(settings, sort_keys=True)}}
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": {
+        "backoffLimit": 0, "activeDeadlineSeconds": deadline, "ttlSecondsAfterFinished": 3600,
+        "template": {"metadata": {"labels": labels}, "spec": {
+            "restartPolicy": "Never", "automountServiceAccountToken": False,
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{
+                "name": "generator", "image": spec["image"],
+                "command": ["python3", MOUNT + "/traffic.py", MOUNT + "/settings.json"],
+                "env": [{"name": "PYTHONUNBUFFERED", "value": "1"}],
+                "resources": {"requests": {"cpu": "250m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+                "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                    "capabilities": {"drop": ["ALL"]}},
+                "volumeMounts": [{"name": "generator", "mountPath": MOUNT, "readOnly": True}]}],
+            "volumes": [{"name": "generator", "configMap": {"name": name}}]}}}}
+    return configmap, job
 
-    def one(self, record):
-        req = urllib_request.Request(self.url, data=self.body, headers={"Content-Type": "application/json"})
+
+def parse(text):
+    records, samples, summary = [], [], None
+    for line in (text or "").splitlines():
+        kind, _sep, payload = line.partition(" ")
         try:
-            resp = self.open.open(req, timeout=self.p["timeout"])
-            resp.read()
-            record.update(status=resp.getcode(), region=resp.headers.get(self.p["region_header"]) or "")
-        except HTTPError as exc:
-            record.update(status=exc.code, region=exc.headers.get(self.p["region_header"]) or "" if exc.headers else "",
-                          error="HTTP %d %s" % (exc.code, exc.reason))
-        except (URLError, OSError, ValueError) as exc:
-            record.update(status=0, region="", error=str(getattr(exc, "reason", exc))[:200])
-        record["latency"] = round(time.time() - record["start"], 4)
-        record["ok"] = 200 <= record["status"] < 300
-        with self.lock:
-            self.in_flight -= 1
+            item = json.loads(payload) if kind in ("REQ", "SAMPLE", "SUMMARY") else None
+        except ValueError:
+            continue
+        if kind == "REQ":
+            records.append(item)
+        elif kind == "SAMPLE":
+            samples.append(item)
+        elif kind == "SUMMARY":
+            summary = item
+    return sorted(records, key=lambda r: r["start"]), samples, summary
 
-    def sample(self, stop):
-        while not stop.is_set():
-            for target in self.p["metrics"]:
-                usage = None
-                try:
-                    text = self.open.open(target["url"], timeout=5).read().decode()
-                    usage = next((float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                                  if line.startswith("vllm:kv_cache_usage_perc")), None)
-                except (URLError, OSError, ValueError):
-                    usage = None
-                self.samples.append({"time": round(time.time(), 4), "region": target["region"], "url": target["url"],
-                                     "usage": usage})
-            stop.wait(self.p["metrics_interval"])
 
-    def run(self):
-        stages = self.p["stages"] or [{"rate": self.p["rate"], "duration": self.p["duration"]}]
-        threads = []
-        stop = threading.Event()
-        sampler = threading.Thread(target=self.sample, args=(stop,))
-        sampler.daemon = True
-        if self.p["metrics"]:
-            sampler.start()
-        began = time.time()
-        for index, stage in enumerate(stages):
-            start = time.time()
-            interval = 1.0 / stage["rate"] if stage["rate"] > 0 else None
-            sent = 0
-            while time.time() < start + stage["duration"]:
-                if self.p["stop_file"] and os.path.exists(self.p["stop_file"]):
-                    break
-                if interval is None:
-                    time.sleep(0.05)
-                    continue
-                due = start + sent * interval
-                if due > time.time():
-                    time.sleep(min(due - time.time(), 0.05))
-                    continue
-                sent += 1
-                record = {"start": round(time.time(), 4), "stage": index}
-                self.records.append(record)
-                with self.lock:
-                    saturated = self.in_flight >= self.p["max_in_flight"]
-                    if not saturated:
-                        self.in_flight += 1
-                if saturated:
-                    record.update(status=0, ok=False, region="", latency=0.0,
-                                  error="client saturated: max_in_flight requests already waiting")
-                    continue
-                thread = threading.Thread(target=self.one, args=(record,))
-                thread.daemon = True
-                thread.start()
-                threads.append(thread)
-            if self.p["stop_file"] and os.path.exists(self.p["stop_file"]):
+def waiting_reason(pod):
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        waiting = (status.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in STUCK:
+            return "%s: %s" % (waiting["reason"], waiting.get("message") or "")
+    return None
+
+
+def run_in_cluster(module, p):
+    """Run the generator as a Job in the cluster of ``run_in`` and read its results back from the pod's log."""
+    from ansible_collections.gke_inference.multicluster.plugins.module_utils.kube import Kube
+
+    spec = p["run_in"]
+    kube = Kube(module, kubeconfig=spec["kubeconfig"], context=spec["context"], namespace=spec["namespace"])
+    name = "%s-%06x" % (spec["name"], random.getrandbits(24))
+    configmap, job = manifests(p, name)
+    began, pod, stopped, phase = time.time(), None, False, None
+    try:
+        kube.ensure(configmap)
+        kube.ensure(job)
+        while True:
+            pods = kube.pods_of_job(name)
+            pod = pods[0] if pods else None
+            phase = ((pod or {}).get("status") or {}).get("phase")
+            if phase in ("Succeeded", "Failed"):
                 break
-        for thread in threads:
-            thread.join(self.p["timeout"] + 5)
-        stop.set()
-        if self.p["metrics"]:
-            sampler.join(10)
-        by_region = {}
-        for record in self.records:
-            if record.get("ok"):
-                by_region[record["region"] or "unknown"] = by_region.get(record["region"] or "unknown", 0) + 1
-        ok = sum(1 for r in self.records if r.get("ok"))
-        return {"sent": len(self.records), "ok": ok, "failed": len(self.records) - ok, "by_region": by_region,
-                "seconds": round(time.time() - began, 3)}
+            if p["stop_file"] and os.path.exists(p["stop_file"]):
+                stopped = True
+                break
+            reason = waiting_reason(pod or {})
+            if reason or (phase != "Running" and time.time() > began + spec["start_timeout"]):
+                module.fail_json(msg="run_in: the generator's pod %s did not start in %s within %d s (%s). Check that "
+                                     "the cluster can pull %s." % (
+                                         (pod or {}).get("metadata", {}).get("name", name + "-*"), spec["namespace"],
+                                         time.time() - began, reason or "phase %s" % (phase or "none yet"),
+                                         spec["image"]), job=name)
+            time.sleep(1)
+        text = kube.log(pod["metadata"]["name"]) if pod else ""
+    finally:
+        kube.delete_now("batch/v1", "Job", name)
+        kube.delete_now("v1", "ConfigMap", name)
+    records, samples, summary = parse(text)
+    if phase == "Failed" and summary is None and not stopped:
+        module.fail_json(msg="run_in: the generator's Job %s failed: %s" % (name, " | ".join(
+            (text or "no log").splitlines()[-5:])), job=name)
+    if summary is None:
+        summary = summarize(records, time.time() - began)
+    return dict(requests=records, metrics=samples, summary=summary, runner="cluster", job=name)
 
 
 def main():
@@ -312,6 +365,10 @@ def main():
             metrics=dict(type="list", elements="dict", default=[], options=dict(
                 region=dict(type="str", required=True), url=dict(type="str", required=True))),
             metrics_interval=dict(type="float", default=1),
+            run_in=dict(type="dict", options=dict(
+                kubeconfig=dict(type="path", required=True), context=dict(type="str"),
+                namespace=dict(type="str", default="default"), image=dict(type="str", default=DEFAULT_IMAGE),
+                name=dict(type="str", default="inference-traffic"), start_timeout=dict(type="int", default=300))),
         ),
         supports_check_mode=True,
     )
@@ -325,9 +382,18 @@ def main():
     if module.check_mode:
         module.exit_json(changed=False, skipped=True, msg="check mode: no requests sent", requests=[], metrics=[],
                          summary={})
+    if p["run_in"]:
+        if p["proxy"]:
+            module.fail_json(msg="proxy: not used with run_in (the generator runs inside the VPC); leave it empty.")
+        image = p["run_in"]["image"]
+        if ":" not in image.rsplit("/", 1)[-1] and "@" not in image or image.endswith(":latest"):
+            module.fail_json(msg="run_in.image: %r is not pinned; give a tag or digest (for example %s)."
+                             % (image, DEFAULT_IMAGE))
+        module.exit_json(changed=False, **run_in_cluster(module, p))
     stream = Stream(p)
     summary = stream.run()
-    module.exit_json(changed=False, requests=stream.records, metrics=stream.samples, summary=summary)
+    module.exit_json(changed=False, requests=stream.records, metrics=stream.samples, summary=summary,
+                     runner="controller")
 
 
 if __name__ == "__main__":

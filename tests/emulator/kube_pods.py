@@ -10,6 +10,7 @@ from . import images
 from .kube import now
 from .kube_common import READ_ROLES, _delay, _hash, _main_container, _only_dir, _principal, bucket_roles
 from .kube_runtime import _job_of, finish_job_pod
+from .kube_scripts import stop as stop_program
 
 
 TPU_ACCELERATORS = {"ct6e": "tpu-v6e-slice", "ct5lp": "tpu-v5-lite-podslice", "ct5p": "tpu-v5p-slice"}
@@ -238,6 +239,7 @@ def _is_model_server(pod):
 
 def advance_pod(kube, pod):
     if pod["metadata"].get("deletionTimestamp"):
+        stop_program(kube, pod)
         if time.time() >= kube.state.get(("pod", pod["metadata"]["uid"]), {}).get("gone_at", 0):
             kube.remove("", "pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
         return

@@ -9,6 +9,7 @@ import os
 from .isolation import internet_egress
 from .kube import now
 from .kube_common import WRITE_ROLES, _only_dir, _principal, bucket_roles
+from .kube_scripts import advance, program
 from .storage import write_object
 
 
@@ -48,9 +49,16 @@ def _env(kube, pod, container):
 
 
 def finish_job_pod(kube, job, pod):  # pylint: disable=unused-argument
-    """The pod ran: download when it is a downloader, else succeed."""
+    """The pod ran: a Python program of a ConfigMap runs until it exits (kube_scripts.py), a downloader downloads,
+    anything else succeeds."""
     logs = kube.logs.setdefault((pod["metadata"]["namespace"], pod["metadata"]["name"]), [])
     ok = True
+    spec = program(kube, pod)
+    if spec is not None:
+        code = advance(kube, pod, spec, logs)
+        if code is None:
+            return
+        ok = code == 0
     for container in pod["spec"].get("containers", []):
         env = _env(kube, pod, container)
         if "HF_MODEL_ID" in env:

@@ -80,6 +80,8 @@ def serve(emu, host="127.0.0.1", port=0):
     """Start the HTTP server in a daemon thread; return the server (``server_address`` has the port)."""
     handler_class = type("BoundHandler", (HttpHandler,), {"emu": emu})
     server = QuietHTTPServer((host, port), handler_class)
+    # how a pod reaches the VPC (gateway and pod addresses): the data plane's forward proxy on this server
+    emu.http_address = "http://%s:%d" % server.server_address[:2]
     thread = threading.Thread(target=server.serve_forever, name="gcp-emulator", daemon=True)
     thread.start()
     return server

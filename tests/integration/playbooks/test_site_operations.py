@@ -114,6 +114,28 @@ def test_drill_load_test_and_secondary_down(platform, tmp_path):
     assert load["stages"][0]["spilled_share"] == 0.0  # light load stays in the preferred region
     assert load["stages"][-1]["spilled_share"] > 0.1  # heavy load spills
     assert load["preferred_utilization_at_spill"] >= 40, load  # near the 60 % threshold, sampled
+    assert load["traffic_from"] == "controller"  # through the emulator's proxy, as gke_gateway_http_proxy says
+
+    # The same load test from inside the VPC: a controller that cannot reach the gateway's address (no proxy) sends
+    # from a Job in the config cluster (inference_traffic's run_in, chosen by gke_traffic_from auto), whose
+    # generator really runs and reports through the pod's log. Its figures agree with the controller's.
+    for name in glob.glob(str(reports / "load-test-*")):
+        os.remove(name)
+    code, out = playbook(gcp, inv, "-e", json.dumps({"load_test_stages": stages, "load_test_metrics_interval": 0.2,
+                                                     "load_test_max_tokens": 100, "gke_gateway_http_proxy": "",
+                                                     "gke_traffic_probe_seconds": 1,
+                                                     "load_test_report_dir": str(reports)}),
+                         playbook="playbooks/load_test.yml")
+    assert code == 0, out
+    assert "Requests come from a Job in the config cluster" in out
+    inside = report(reports, "load-test-")
+    assert inside["traffic_from"] == "cluster" and inside["spill_started"] and inside["utilization"], inside
+    for there, here in zip(load["stages"], inside["stages"]):
+        assert abs(there["requests"] - here["requests"]) <= 1 and here["failed"] == there["failed"] == 0, (there, here)
+    assert inside["stages"][0]["spilled_share"] == 0.0 and inside["stages"][-1]["spilled_share"] > 0.1, inside
+    config = gcp.emu.kube["container:projects/%s/locations/us-east5-b/clusters/gke-us-east5" % gcp.project]
+    assert not [j for j in config.list("batch", "jobs") if j["metadata"]["name"].startswith("inference-traffic-")]
+    assert not [c for c in config.list("", "configmaps") if c["metadata"]["name"].startswith("inference-traffic-")]
 
     # 3. A drill whose secondary is down too: it fails, says why, and still restores the primary.
     set_replicas(gcp, SECONDARY, 0)
