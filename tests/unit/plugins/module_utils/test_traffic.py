@@ -55,9 +55,9 @@ def test_the_program_prints_every_request_and_a_summary(tmp_path):
 
 
 def test_the_job_is_pinned_unprivileged_and_holds_no_secret():
-    params = settings("http://10.0.2.2", proxy="", run_in={"kubeconfig": "k", "context": None, "namespace": "ops",
-                                                            "image": "python:3.12.12-slim-bookworm", "name": "t",
-                                                            "start_timeout": 300})
+    run_in = {"kubeconfig": "k", "context": None, "namespace": "ops", "image": "python:3.12.12-slim-bookworm",
+              "name": "t", "start_timeout": 300}
+    params = settings("http://10.0.2.2", proxy="", run_in=run_in)
     configmap, job = manifests(params, "t-abc123")
     pod = job["spec"]["template"]["spec"]
     container = pod["containers"][0]
