@@ -10,7 +10,7 @@ from . import images
 from .kube import now
 from .kube_common import READ_ROLES, _delay, _hash, _main_container, _only_dir, _principal, bucket_roles
 from .kube_runtime import _job_of, finish_job_pod
-from .kube_scripts import stop as stop_program
+from .kube_scripts import program, stop as stop_program
 
 
 TPU_ACCELERATORS = {"ct6e": "tpu-v6e-slice", "ct5lp": "tpu-v5-lite-podslice", "ct5p": "tpu-v5p-slice"}
@@ -272,7 +272,8 @@ def advance_pod(kube, pod):
             state["ready_at"] = state["running"] + _delay(kube, "kube.pod_start")
     ready = time.time() >= state["ready_at"]
     job = _job_of(kube, pod)
-    if job is not None and ready:
+    # a program's process starts with its container (Running); other Job containers "run" until ready_at
+    if job is not None and (ready or program(kube, pod) is not None):
         return finish_job_pod(kube, job, pod)
     started = pod["status"].get("startTime") or now()
     status = dict(pod["status"], phase="Running", containerStatuses=[

@@ -57,6 +57,10 @@ def finish_job_pod(kube, job, pod):  # pylint: disable=unused-argument
     if spec is not None:
         code = advance(kube, pod, spec, logs)
         if code is None:
+            started = pod["status"].get("startTime") or now()
+            kube.set_status(pod, dict(pod["status"], phase="Running", startTime=started, containerStatuses=[
+                {"name": c["name"], "image": c.get("image"), "ready": True, "started": True, "restartCount": 0,
+                 "state": {"running": {"startedAt": started}}} for c in pod["spec"].get("containers", [])]))
             return
         ok = code == 0
     for container in pod["spec"].get("containers", []):

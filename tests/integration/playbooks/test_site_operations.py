@@ -90,14 +90,17 @@ def test_drill_load_test_and_secondary_down(platform, tmp_path):
         1 for p in drill["series"] if p["ok"])
 
     # An abrupt outage (pods killed without grace) loses the requests in flight and those sent before the
-    # load balancer notices; the drill still measures the failover and restores the primary.
+    # load balancer notices; the drill still measures the failover and restores the primary. This one sends from
+    # inside the VPC (gke_traffic_from=cluster): its probes and its stream are Jobs in the config cluster, the
+    # stream stopped by the drill's stop file on the controller.
     for name in glob.glob(str(reports / "failover-drill-*")):
         os.remove(name)
     code, out = playbook(gcp, inv, *windows, "-e", "failover_drill_outage=abrupt", "-e", "failover_drill_max_error_share=1",
-                         playbook="playbooks/failover_drill.yml")
+                         "-e", "gke_traffic_from=cluster", playbook="playbooks/failover_drill.yml")
     assert code == 0, out
     abrupt = report(reports, "failover-drill-")
     assert abrupt["outage"] == "abrupt" and abrupt["failed"] > 0 and abrupt["failover_seconds"] is not None, abrupt
+    assert abrupt["traffic_from"] == "cluster" and abrupt["phases"]["before"]["ok"] > 0, abrupt
     assert abrupt["phases"]["after"]["by_region"] == {PRIMARY: abrupt["phases"]["after"]["ok"]}
     assert deployment(gcp, PRIMARY)["status"]["readyReplicas"] == 1
 
