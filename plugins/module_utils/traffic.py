@@ -27,12 +27,9 @@ import sys
 import threading
 import time
 
-try:
-    from urllib import request as urllib_request
-    from urllib.error import HTTPError, URLError
-except ImportError:  # pragma: no cover - Python 2 has no place here, but the import sanity test runs it
-    import urllib2 as urllib_request  # pylint: disable=import-error
-    from urllib2 import HTTPError, URLError  # pylint: disable=import-error
+# the standard library's, not ansible.module_utils.urls: the same file runs in a Python image without Ansible
+from urllib import request as urllib_request
+from urllib.error import HTTPError, URLError
 
 # the settings the generator reads (the module's options of the same names)
 SETTINGS = ("url", "api", "model", "prompt", "max_tokens", "rate", "duration", "stages", "stop_file", "timeout",
@@ -170,4 +167,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    raise SystemExit(main(sys.argv))
