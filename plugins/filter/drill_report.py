@@ -57,6 +57,10 @@ _value:
 
 import json
 
+from ansible_collections.gke_inference.multicluster.plugins.plugin_utils.charts import (
+    FAILED, PERCENTILE_COLOURS, SPILL_COLOUR, UTILIZATION_COLOUR, latency_percentiles, line_chart, rate_by_region,
+    spill_and_utilization)
+
 
 def percentile(values, pct):
     if not values:
@@ -272,6 +276,7 @@ def report_html(report, title):
                        'x<title>%s</title></text>' % (x(p["t"]), height - bottom - 4,
                                                       html.escape("%.2f s: failed" % p["t"])))
     svg.append("</svg>")
+    charts = "".join(traffic_charts(report, points, colour, t_max))
     legend = " ".join('<span style="color:%s">&#9679; %s</span>' % (colour[r], html.escape(r)) for r in regions)
     legend += ' <span style="color:#d62728">x failed</span>'
     figures = {k: v for k, v in report.items() if k not in ("series", "utilization", "marks", "marks_at")}
@@ -279,9 +284,27 @@ def report_html(report, title):
         json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else str(v))) for k, v in sorted(figures.items()))
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>%s</title>"
             "<style>body{font-family:sans-serif;margin:2em}th{text-align:left;padding-right:1em;vertical-align:top}"
-            "</style></head><body><h1>%s</h1><p>%s</p>%s<p>Each request by the time it was sent; the height is its "
-            "latency.</p><table>%s</table></body></html>\n" % (html.escape(title), html.escape(title), legend,
-                                                               "".join(svg), rows))
+            "</style></head><body><h1>%s</h1>%s<h2>Every request</h2><p>%s</p>%s<p>Each request by the time it was "
+            "sent; the height is its latency.</p><table>%s</table></body></html>\n" % (
+                html.escape(title), html.escape(title), charts, legend, "".join(svg), rows))
+
+
+def traffic_charts(report, points, colour, t_max):
+    """Requests per second by answering region, latency percentiles over time, and (load test) the spilled share
+    against the preferred region's utilization; with the drill's marks."""
+    marks = dict((MARK_NAMES.get(name, name), at) for name, at in (report.get("marks_at") or {}).items())
+    out = [line_chart("Requests per second by answering region", rate_by_region(points),
+                      dict(colour, failed=FAILED), "/s", t_max, marks),
+           line_chart("Latency percentiles (successful requests, 2 s windows)", latency_percentiles(points),
+                      PERCENTILE_COLOURS, " s", t_max, marks)]
+    if report.get("utilization") is not None and report.get("preferred"):
+        lines = spill_and_utilization(points, report["utilization"], report["preferred"])
+        threshold = report.get("threshold_percent")
+        out.append(line_chart("Spill-over against the utilization of %s" % report["preferred"], lines,
+                              {"spilled share": SPILL_COLOUR, "%s utilization" % report["preferred"]: UTILIZATION_COLOUR},
+                              "", t_max, marks, y_max=1.05,
+                              guide=("maxUtilizationPercent %s %%" % threshold, threshold / 100.0) if threshold else None))
+    return out
 
 
 class FilterModule(object):

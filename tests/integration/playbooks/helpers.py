@@ -35,6 +35,7 @@ def local_inventory(tmp_path, gcp, extra_groups=None, overrides=None):
     all_vars = inv / "group_vars" / "all.yml"
     data = yaml.safe_load(all_vars.read_text())
     data["gcp_project_id"] = gcp.project
+    data["gke_report_dir"] = str(tmp_path / "reports")  # not the checkout's reports/
     all_vars.write_text(yaml.safe_dump(data))
     hosts = yaml.safe_load((inv / "hosts.yml").read_text())
     regions = hosts["all"]["children"]["inference_regions"]["children"]

@@ -8,6 +8,7 @@ Kubernetes-side roles start from it.
 """
 
 import base64
+import glob
 import json
 import os
 import shutil
@@ -153,6 +154,19 @@ def test_site_deploys_every_region(platform):
     # The long phases overlap: the download starts before the fleet, the gateway before the model servers.
     first = first_calls(gcp)
     assert first["nodePools"] < first["jobs"] < first["memberships"] < first["gateways"] < first["deployments"], first
+    # what the run built, machine-readable (reports/site-*.json, gke_report_dir)
+    reports = glob.glob(os.path.join(platform.inventory, "..", "reports", "site-*.json"))
+    assert len(reports) == 1, reports
+    with open(reports[0], encoding="utf-8") as handle:
+        built = json.load(handle)
+    assert built["project"] == P and sorted(built["regions"]) == ["europe-west4", "us-east5"]
+    east = built["regions"]["us-east5"]
+    assert east["cluster"] == {"name": "gke-us-east5", "location": "us-east5-b", "version": "1.34.1-gke.1829001",
+                               "status": "RUNNING"}, east
+    assert east["node_pool"]["machine_type"] == "ct6e-standard-4t" and east["network"]["gateway_address"] == "10.0.2.2"
+    assert east["workload"]["image"].startswith("vllm/") and east["model_weights"]["complete"] and east["config_cluster"]
+    assert east["timings"]["total_seconds"] > 0 and built["gateway"]["programmed"], built
+    assert TOKEN not in json.dumps(built)
 
 
 def test_rerun_under_awx_changes_nothing(platform, tmp_path, monkeypatch):
