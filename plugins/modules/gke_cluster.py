@@ -230,6 +230,7 @@ def unset_is_off(changes, actual):
 
 
 def get_path(value, path):
+    """The value at a dotted ``path`` of nested dicts, or None."""
     for part in path.split("."):
         value = (value or {}).get(part) if isinstance(value, dict) else None
     return value
@@ -246,13 +247,6 @@ def authorized_errors(blocks):
             errors.append("authorized_networks[%d].cidr_block: '%s' is not a range in CIDR notation (for example "
                           "203.0.113.0/24, with no host bits set)." % (index, block["cidr_block"]))
     return errors
-
-
-def update_value(desired, path):
-    value = desired
-    for part in path.split("."):
-        value = value[part]
-    return value
 
 
 def main():
@@ -343,7 +337,7 @@ def main():
     if not module.check_mode:
         for prefix, field in updatable:
             gke.run("update %s of cluster %s" % (prefix, p["name"]), "update_cluster",
-                    request=dict(name=path, update={field: update_value(desired, prefix)}))
+                    request=dict(name=path, update={field: get_path(desired, prefix)}))
         if "resource_labels" in special:
             gke.run("set the labels of cluster %s" % p["name"], "set_labels", request=dict(
                 name=path, resource_labels=labels, label_fingerprint=actual.get("label_fingerprint", "")))

@@ -36,6 +36,7 @@ import urllib.parse
 
 from . import images
 from .core import part
+from .kube_scripts import configmap_files, write_mounts
 
 # Not passed from a backend's response to the client: hop-by-hop headers and those the proxy writes itself.
 HOP_HEADERS = ("connection", "keep-alive", "transfer-encoding", "content-length", "content-type", "server", "date")
@@ -68,13 +69,7 @@ def runtime(kube, pod):
     container, options = _vllm(pod)
     middleware = list(options.get("middleware", []))
     env = {e["name"]: str(e["value"]) for e in container.get("env") or [] if "value" in e}
-    volumes = {v["name"]: v["configMap"]["name"] for v in pod["spec"].get("volumes") or [] if v.get("configMap")}
-    files = {}
-    for mount in container.get("volumeMounts") or []:
-        if mount["name"] in volumes:
-            config = kube.get("", "configmaps", pod["metadata"]["namespace"], volumes[mount["name"]]) or {}
-            files[mount["mountPath"].rstrip("/")] = dict(config.get("data") or {})
-    return {"middleware": middleware, "env": env, "files": files}
+    return {"middleware": middleware, "env": env, "files": configmap_files(kube, pod, container)}
 
 
 def pod_ready(pod):
@@ -228,13 +223,7 @@ class DataPlane:
     def _spawn(self, uid, info):
         run = info.get("runtime") or {"middleware": [], "env": {}, "files": {}}
         folder = self.pod_dirs[uid] = tempfile.mkdtemp(prefix="pod-")
-        mounts = {}  # the container's mount paths -> where their files are on this machine
-        for index, (mount_path, files) in enumerate(sorted(run["files"].items())):
-            mounts[mount_path] = os.path.join(folder, "mount%d" % index)
-            os.makedirs(mounts[mount_path])
-            for name, text in files.items():
-                with open(os.path.join(mounts[mount_path], name), "w", encoding="utf-8") as handle:
-                    handle.write(text)
+        mounts = write_mounts(folder, run["files"])  # the container's mount paths -> where they are here
         path = [os.path.dirname(HERE)] + [
             mounts[m] + entry[len(m):] for entry in run["env"].get("PYTHONPATH", "").split(":") for m in mounts
             if entry.rstrip("/") == m or entry.startswith(m + "/")]

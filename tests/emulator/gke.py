@@ -9,7 +9,7 @@ from .compute import ref_path
 from .core import ApiError, handler, now_rfc3339
 from .kube import KubeCluster
 from .iam import service_account_exists
-from .isolation import check as check_isolation, merge, new_pool
+from .isolation import check as check_isolation, merge, new_pool, region_of
 
 
 NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
@@ -128,8 +128,7 @@ def cluster_create(ctx):
             path = ref_path(cluster[field], project) or ""
             if "/%s/" % kind not in path and "/" not in cluster[field]:
                 path = ("projects/%s/global/networks/%s" % (project, cluster[field]) if kind == "networks" else
-                        "projects/%s/regions/%s/subnetworks/%s" % (project, location.rsplit("-", 1)[0] if
-                                                                   location.count("-") == 2 else location, cluster[field]))
+                        "projects/%s/regions/%s/subnetworks/%s" % (project, region_of(location), cluster[field]))
             if ctx.emu.get("compute:" + path) is None:
                 raise _bad("%s \"%s\" does not exist." % (field.capitalize(), cluster[field]))
             cluster[field] = path.rsplit("/", 1)[1]

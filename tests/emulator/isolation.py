@@ -85,14 +85,18 @@ def admits(cluster, address):
     return any(ip in ipaddress.ip_network(block["cidrBlock"]) for block in authorized.get("cidrBlocks") or [])
 
 
+def region_of(location):
+    """The region of a zone (``us-east5-b``) or region (``us-east5``)."""
+    return location.rsplit("-", 1)[0] if location.count("-") == 2 else location
+
+
 def internet_egress(emu, project, cluster, pool_name):
     """Whether pods on the nodes of ``pool_name`` reach the internet: public nodes do; private ones only through
     a Cloud NAT gateway (a NAT of a router on the cluster's network, in the subnet's region, serving it)."""
     pool = next((p for p in cluster.get("nodePools") or [] if p.get("name") == pool_name), None)
     if pool is None or not (pool.get("networkConfig") or {}).get("enablePrivateNodes"):
         return True
-    location = cluster.get("location", "")
-    region = location.rsplit("-", 1)[0] if location.count("-") == 2 else location
+    region = region_of(cluster.get("location", ""))
     network = "/global/networks/%s" % cluster.get("network", "default")
     subnet = "/regions/%s/subnetworks/%s" % (region, cluster.get("subnetwork", ""))
     for _key, router in emu.items("compute:projects/%s/regions/%s/routers/" % (project, region)):

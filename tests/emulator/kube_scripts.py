@@ -34,15 +34,34 @@ def program(kube, pod):
         return None
     if len(words) < 2 or words[0] not in PYTHONS:
         return None
-    volumes = {v["name"]: v["configMap"]["name"] for v in pod["spec"].get("volumes") or [] if v.get("configMap")}
-    mounts = {}
-    for mount in container.get("volumeMounts") or []:
-        if mount["name"] in volumes:
-            config = kube.get("", "configmaps", pod["metadata"]["namespace"], volumes[mount["name"]]) or {}
-            mounts[mount["mountPath"].rstrip("/")] = dict(config.get("data") or {})
+    mounts = configmap_files(kube, pod, container)
     if not any(words[1].startswith(path + "/") for path in mounts):
         return None
     return container, words, mounts
+
+
+def configmap_files(kube, pod, container):
+    """The files of the ConfigMap volumes ``container`` mounts: {mount path: {file name: text}}."""
+    volumes = {v["name"]: v["configMap"]["name"] for v in pod["spec"].get("volumes") or [] if v.get("configMap")}
+    files = {}
+    for mount in container.get("volumeMounts") or []:
+        if mount["name"] in volumes:
+            config = kube.get("", "configmaps", pod["metadata"]["namespace"], volumes[mount["name"]]) or {}
+            files[mount["mountPath"].rstrip("/")] = dict(config.get("data") or {})
+    return files
+
+
+def write_mounts(folder, files):
+    """Write ``files`` ({mount path: {name: text}}, as configmap_files gives them) under ``folder``; returns where
+    each mount path is on this machine."""
+    where = {}
+    for index, (path, named) in enumerate(sorted(files.items())):
+        where[path] = os.path.join(folder, "mount%d" % index)
+        os.makedirs(where[path])
+        for name, text in named.items():
+            with open(os.path.join(where[path], name), "w", encoding="utf-8") as handle:
+                handle.write(text)
+    return where
 
 
 def advance(kube, pod, spec, logs):
@@ -67,13 +86,7 @@ def stop(kube, pod):
 def _start(kube, spec, logs):
     container, words, mounts = spec
     folder = tempfile.mkdtemp(prefix="job-")
-    where = {}
-    for index, (path, files) in enumerate(sorted(mounts.items())):
-        where[path] = os.path.join(folder, "mount%d" % index)
-        os.makedirs(where[path])
-        for name, text in files.items():
-            with open(os.path.join(where[path], name), "w", encoding="utf-8") as handle:
-                handle.write(text)
+    where = write_mounts(folder, mounts)
 
     def local(word):
         for path, directory in where.items():
