@@ -174,11 +174,16 @@ def test_router_with_cloud_nat(vpc):
     changed = router(gcp, nat={"source_ranges": "ALL_SUBNETWORKS_ALL_PRIMARY_IP_RANGES"})
     assert changed["changed"] and changed["changes"] == ["nats"], changed
     assert gcp.resource(key)["nats"][0]["sourceSubnetworkIpRangesToNat"] == "ALL_SUBNETWORKS_ALL_PRIMARY_IP_RANGES"
+    # the teardown's final check names a router that is left
+    left = gcp.run("leftovers_info", routers=[{"region": "europe-west4", "name": "nat-eu"},
+                                              {"region": "us-east5", "name": "nat-us"}])
+    assert left["present"] == ["router nat-eu in europe-west4"], left
     # the network holds the router: it cannot be deleted first
     refused = gcp.run("compute_network", name="vpc", state="absent")
     assert refused["failed"] and "nat-eu" in refused["msg"], refused
     assert router(gcp, state="absent")["changed"] and gcp.resource(key) is None
     assert not router(gcp, state="absent")["changed"]
+    assert gcp.run("leftovers_info", routers=[{"region": "europe-west4", "name": "nat-eu"}])["present"] == []
 
 
 def test_router_bad_input_creates_nothing(vpc):
