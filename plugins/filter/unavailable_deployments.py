@@ -36,7 +36,7 @@ _value:
 """
 
 
-from ansible_collections.gke_inference.multicluster.plugins.module_utils.kube import condition
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.conditions import condition
 
 
 def unavailable(results):

@@ -20,6 +20,8 @@ description:
     C(kubernetes.core.k8s) or C(k8s_info) call). The modules are unchanged and answer exactly as they would.
   - The collection's own modules and C(kubernetes.core)'s start the host when there is none; other modules use
     it only when it is up. Async tasks and anything unexpected run in their own process, as without it.
+  - The script may be a file or, with pipelining (C(ansible_pipelining), which the collection's inventories
+    turn on), the launcher's stdin.
   - With C(GKE_INFERENCE_TURBO=0) in the controller's environment it returns the controller's Python itself.
   - The launcher is written to a folder only this user can enter, under the system's temporary directory, and
     starts with the controller's Python as its C(#!) line (kernels limit that line to 127 characters or more).
@@ -30,6 +32,7 @@ EXAMPLES = r"""
 # inventories/prod/group_vars/all.yml
 ansible_connection: local
 ansible_python_interpreter: "{{ lookup('gke_inference.multicluster.module_host') }}"
+ansible_pipelining: true
 """
 
 RETURN = r"""

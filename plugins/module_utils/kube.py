@@ -199,14 +199,6 @@ class Kube:
             time.sleep(min(interval, max(0.0, deadline - time.time())))
 
 
-def condition(obj, kind):
-    """The status condition of type ``kind`` of an object dict, or an empty dict."""
-    for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
-        if cond.get("type") == kind:
-            return cond
-    return {}
-
-
 def strip_for_diff(obj):
     """The part of an object a user compares: no status, no server-managed metadata."""
     if obj is None:

@@ -39,6 +39,7 @@ import base64
 import fnmatch
 import json
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -51,6 +52,8 @@ ENV_SWITCH = "GKE_INFERENCE_TURBO"
 ENV_CHILD = "_GKE_INFERENCE_TURBO_CHILD"
 CONTROLLERS = ("ansible-playbook", "ansible")
 START_TIMEOUT = 30.0
+# The module's name in a pipelined AnsiballZ script (ansible-core writes its arguments one per line)
+PIPELINED = re.compile(rb"\nansible_module='([A-Za-z0-9_.]+)',\n")
 
 # The host's program: standard library only, so that it needs nothing from a payload that is gone
 # once the module that started it exits. argv: socket path, controller pid (0: none), idle seconds.
@@ -123,6 +126,12 @@ def run(conn, req):
                 import runpy
                 sys.argv = [req["script"]]
                 runpy.run_path(req["script"], run_name="__main__")
+            elif "source" in req:  # the script Ansible pipelined to the launcher's stdin: run as python - would
+                import types
+                main = types.ModuleType("__main__")
+                sys.modules["__main__"] = main
+                sys.argv = [""]
+                exec(compile(base64.b64decode(req["source"]), "<stdin>", "exec"), main.__dict__)
             else:
                 from ansible.module_utils._internal._ansiballz import _loader
                 _loader.run_module(json_params=base64.b64decode(req["params"]), profile=req["profile"],
@@ -357,27 +366,49 @@ def _exchange(conn, request, what):
     sys.exit(answer["rc"])  # pylint: disable=ansible-bad-function
 
 
+def _run_source(source):
+    """Run a script read from stdin in this process, as ``python -`` would have."""
+    import types  # pylint: disable=import-outside-toplevel
+
+    main = types.ModuleType("__main__")
+    sys.modules["__main__"] = main
+    sys.argv = [""]
+    exec(compile(source, "<stdin>", "exec"), main.__dict__)  # pylint: disable=exec-used
+
+
 def launch(argv, heavy=()):
     """The interpreter the module_host lookup gives Ansible: run an AnsiballZ script in this run's module host,
     else exactly as the Python interpreter would (``argv`` is this process's ``sys.argv``).
 
-    A module named in ``heavy`` (whose libraries are costly to import) starts the host when there is none; the
-    others use it only when it is up. Async wrappers, scripts read from stdin and anything unexpected run here."""
+    The script is a file (``argv[1]``) or, when Ansible pipelines (what the collection's inventories ask
+    for), this process's stdin. A module named in ``heavy`` (whose libraries are costly to import) starts the
+    host when there is none; the others use it only when it is up. Async wrappers and anything unexpected run
+    here."""
     script = argv[1] if len(argv) == 2 else ""
     name = os.path.basename(script)
-    if name.startswith("AnsiballZ_") and name.endswith(".py") and _enabled() and not os.environ.get(ENV_CHILD) \
-            and os.path.isdir("/proc/self"):
+    usable = _enabled() and not os.environ.get(ENV_CHILD) and os.path.isdir("/proc/self")
+    source, request = None, None
+    if name.startswith("AnsiballZ_") and name.endswith(".py"):
+        module, request = name[len("AnsiballZ_"):-3], {"script": os.path.abspath(script)}
+    elif len(argv) == 1 and usable and not sys.stdin.isatty():  # pipelined: the script is on stdin
+        source = sys.stdin.buffer.read()
+        found = PIPELINED.search(source)
+        if found and b"_ansiballz_main(" in source:
+            module, request = found.group(1).decode(), {"source": base64.b64encode(source).decode()}
+    if request is not None and usable:
         controller = _controller_pid()
         conn = None
         if controller is not None:
             try:
-                module = name[len("AnsiballZ_"):-3]
                 conn = _host_connection(controller, start=any(fnmatch.fnmatchcase(module, h) for h in heavy))
             except OSError:
                 conn = None
         if conn is not None:
-            _exchange(conn, {"script": os.path.abspath(script), "cwd": os.getcwd(), "env": dict(os.environ),
-                             "python": sys.executable}, name)
+            request.update(cwd=os.getcwd(), env=dict(os.environ), python=sys.executable)
+            _exchange(conn, request, "AnsiballZ_%s" % module)
+    if source is not None:
+        _run_source(source)
+        return
     os.execv(sys.executable, [sys.executable] + list(argv[1:]))
 
 

@@ -223,8 +223,8 @@ diff:
   type: dict
 """
 
-from ansible_collections.gke_inference.multicluster.plugins.module_utils.kube import (
-    Kube, condition, kube_module, strip_for_diff)
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.conditions import condition
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.kube import Kube, kube_module, strip_for_diff
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 GKE_API = "networking.gke.io/v1"

@@ -38,10 +38,13 @@ def play(gcp, tmp_path):
     return str(path), out
 
 
-def run(path, turbo, tmp):
-    """The play under ansible-playbook with the inventories' interpreter; the host's sockets seen meanwhile."""
+def run(path, turbo, tmp, pipelining="False"):
+    """The play under ansible-playbook with the inventories' interpreter; the host's sockets seen meanwhile.
+
+    With pipelining (what the inventories ask for) Ansible hands the launcher each script on its stdin."""
     folder = os.path.join(str(tmp), "gke-inference-turbo-%d" % os.getuid())
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), GKE_INFERENCE_TURBO=turbo,
+               ANSIBLE_PIPELINING=pipelining,
                ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"), TMPDIR=str(tmp),
                GKE_INFERENCE_TURBO_IDLE="2")  # a host of this test's own (its TMPDIR), ended soon after
     proc = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), path, "-i",
@@ -79,6 +82,14 @@ def test_modules_in_the_host_answer_as_plain_modules(gcp, tmp_path):
     hosted = comparable(json.loads(out.read_text()))
     assert "_GKE_INFERENCE_TURBO_CHILD=1" in hosted.pop("where")  # ansible.builtin.command ran in the host
     assert hosted == plain
+    out.unlink()
+
+    code, text, pipelined_sockets = run(path, "1", tmp, pipelining="True")
+    assert code == 0, text
+    sockets |= pipelined_sockets
+    pipelined = comparable(json.loads(out.read_text()))
+    assert "_GKE_INFERENCE_TURBO_CHILD=1" in pipelined.pop("where")  # the script came on stdin, and ran in the host
+    assert pipelined == plain
     assert plain["info"]["project_number"] == "123456789012"
     assert plain["missing"]["failed"] is True or plain["missing"].get("exists") is False
     assert plain["network"]["changed"] is True and plain["network"]["diff"]
