@@ -93,8 +93,9 @@ def inventory(directory, regions):
     all_vars = os.path.join(directory, "group_vars", "all.yml")
     with open(all_vars, encoding="utf-8") as handle:
         data = yaml.safe_load(handle)
+    # the kubeconfigs beside the inventory, not in it: Ansible would try each as an inventory source
     data.update(gcp_project_id=PROJECT, gke_config_region=regions[0][0],
-                clusters_kubeconfig_dir=os.path.join(directory, "kube"))
+                clusters_kubeconfig_dir=os.path.join(os.path.dirname(directory), "kube"))
     with open(all_vars, "w", encoding="utf-8") as handle:
         yaml.safe_dump(data, handle)
     for name in os.listdir(os.path.join(directory, "group_vars")):
@@ -142,9 +143,18 @@ def mutating(emu):
         e["method_id"] or "").endswith(("getIamPolicy", "testIamPermissions", "batchGet", "get", "list"))]
 
 
-def deploy(count, scale, latency, *args, rerun=False):
+def idle_cpu(seconds=3.0):
+    """CPU-seconds per second the machine spends with no run going: the emulated data plane's own work (health
+    checks of every model server, at the data-plane scale), which a run against Google would not have."""
+    before, started = machine()[0], time.time()
+    time.sleep(seconds)
+    return (machine()[0] - before) / (time.time() - started)
+
+
+def deploy(count, scale, latency, *args, rerun=False, dataplane_scale=None):
     """site.yml on a fresh emulated project; with rerun, again, counting the re-run's mutating calls."""
-    emu = Emulator(latency_scale=scale, latency=latency, project=PROJECT, project_number="424242424242")
+    emu = Emulator(latency_scale=scale, latency=latency, project=PROJECT, project_number="424242424242",
+                   dataplane_scale=dataplane_scale)
     emu.projects[PROJECT]["services"].update(SERVICES)
     server = serve(emu)
     endpoint = "http://127.0.0.1:%d" % server.server_address[1]
@@ -156,25 +166,29 @@ def deploy(count, scale, latency, *args, rerun=False):
         inventory(inv, REGIONS[:count])
         first = run_site(inv, endpoint, key_file, *args)[0]
         if not rerun:
-            return first, None, None
+            return first, None, None, None
+        idle = idle_cpu()
         with emu.lock:
             emu.requests.clear()
         second = run_site(inv, endpoint, key_file, *args)
-        return first, second, len(mutating(emu))
+        return first, second, len(mutating(emu)), idle
     finally:
         server.shutdown()
         emu.reset()
         shutil.rmtree(work, ignore_errors=True)
 
 
-def bench(count, scale, sequential):
+def bench(count, scale, sequential, dataplane_scale=None):
     latency = load_latency()
-    wall, (rerun, cpu, own_cpu, forks), calls = deploy(count, scale, latency, rerun=True)
-    codelab_wall = deploy(count, scale, latency, "-e", "gke_overlap_phases=false")[0] if sequential else None
+    wall, (rerun, cpu, own_cpu, forks), calls, idle = deploy(count, scale, latency, rerun=True,
+                                                            dataplane_scale=dataplane_scale)
+    codelab_wall = deploy(count, scale, latency, "-e", "gke_overlap_phases=false",
+                          dataplane_scale=dataplane_scale)[0] if sequential else None
     ops = operations(latency)
     return {"regions": count, "wall": wall, "critical_path": critical_path(ops) * scale,
             "codelab_order": codelab_order(ops) * scale, "codelab_order_wall": codelab_wall, "rerun": rerun,
-            "rerun_mutating_calls": calls, "rerun_cpu": cpu, "rerun_ansible_cpu": own_cpu, "rerun_processes": forks}
+            "rerun_mutating_calls": calls, "rerun_cpu": cpu, "rerun_ansible_cpu": own_cpu, "rerun_processes": forks,
+            "emulator_idle_cpu": idle}
 
 
 def main(argv=None):
@@ -183,14 +197,18 @@ def main(argv=None):
     parser.add_argument("--scale", type=float, default=0.01, help="latency scale (1 = the seeds' real durations)")
     parser.add_argument("--no-sequential", action="store_true",
                         help="skip the measured run in the codelab's order (gke_overlap_phases=false)")
+    parser.add_argument("--dataplane-scale", type=float, default=0.1,
+                        help="data-plane scale (health-check intervals, token latency), as `make local` uses; not part "
+                        "of any deployment step")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
-    rows = [bench(int(n), args.scale, not args.no_sequential) for n in args.regions.split(",")]
+    rows = [bench(int(n), args.scale, not args.no_sequential, args.dataplane_scale) for n in args.regions.split(",")]
     header = ("regions", "wall s", "codelab order, measured s", "critical path s", "codelab order s",
               "wall - re-run s", "re-run s", "re-run CPU-s (machine)", "re-run CPU-s (ansible)", "re-run processes",
-              "re-run mutating calls")
-    print("latency scale %s (1 = the seeds' durations: critical path %.0f s, codelab order %.0f s)" % (
-        args.scale, rows[0]["critical_path"] / args.scale, rows[0]["codelab_order"] / args.scale))
+              "re-run mutating calls", "emulator idle CPU-s/s")
+    print("latency scale %s (1 = the seeds' durations: critical path %.0f s, codelab order %.0f s), data-plane scale %s"
+          % (args.scale, rows[0]["critical_path"] / args.scale, rows[0]["codelab_order"] / args.scale,
+             args.dataplane_scale))
     print(" | ".join(header))
     print(" | ".join(["---"] * len(header)))
     for row in rows:
@@ -198,16 +216,18 @@ def main(argv=None):
         print(" | ".join([str(row["regions"]), "%.1f" % row["wall"], measured, "%.1f" % row["critical_path"],
                           "%.1f" % row["codelab_order"], "%.1f" % (row["wall"] - row["rerun"]),
                           "%.1f" % row["rerun"], "%.1f" % row["rerun_cpu"], "%.1f" % row["rerun_ansible_cpu"],
-                          str(row["rerun_processes"]), str(row["rerun_mutating_calls"])]))
+                          str(row["rerun_processes"]), str(row["rerun_mutating_calls"]),
+                          "%.2f" % row["emulator_idle_cpu"]]))
     print("wall: site.yml as shipped (phases overlapped); codelab order, measured: site.yml with "
           "gke_overlap_phases=false; critical path and codelab order: the latency profile alone; wall - re-run: the "
           "wall time less Ansible's own overhead as the no-op re-run measures it; re-run CPU-s (machine): every process "
           "of the machine, the in-process emulator included; (ansible): ansible-playbook and the module processes it "
           "waited for (not the detached module host); re-run processes: processes forked on the machine during the "
-          "re-run (/proc/stat).")
+          "re-run (/proc/stat); emulator idle: the machine's CPU-seconds per second between the two runs, the emulated data "
+          "plane's own work, included in re-run CPU-s (machine).")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({"scale": args.scale, "rows": rows}, handle, indent=2)
+            json.dump({"scale": args.scale, "dataplane_scale": args.dataplane_scale, "rows": rows}, handle, indent=2)
 
 
 if __name__ == "__main__":

@@ -153,8 +153,8 @@ class KubeCluster(KubeApi):
         return self.objects.get((group, plural, namespace or "", name))
 
     def list(self, group, plural, namespace=None):
-        return [o for (g, p, ns, _n), o in sorted(self.objects.items(), key=lambda kv: kv[0])
-                if g == group and p == plural and (namespace is None or ns == namespace)]
+        return [o for _key, o in sorted(((k, o) for k, o in self.objects.items() if k[0] == group and k[1] == plural
+                                          and (namespace is None or k[2] == namespace)), key=lambda kv: kv[0])]
 
     def put(self, group, plural, obj):
         """Create or replace an object on behalf of a controller (no validation, no admission)."""

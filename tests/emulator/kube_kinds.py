@@ -4,6 +4,7 @@ CRD's schema.
 """
 
 import datetime
+import functools
 import re
 
 
@@ -126,8 +127,18 @@ def _check_crd(crd):
         raise KubeError(422, "spec.versions: Required value")
 
 
-def _validate_builtin(obj):
+def _kubernetes_validate():
+    """kubernetes_validate, reading each schema file once: it parses its schema and the whole _definitions.json
+    (megabytes) on every call, which made validation most of the emulator's CPU on a re-run."""
     import kubernetes_validate  # pylint: disable=import-outside-toplevel
+    from kubernetes_validate import utils  # pylint: disable=import-outside-toplevel
+    if not hasattr(utils.schema_contents, "cache_info"):
+        utils.schema_contents = functools.lru_cache(maxsize=None)(utils.schema_contents)
+    return kubernetes_validate
+
+
+def _validate_builtin(obj):
+    kubernetes_validate = _kubernetes_validate()
     try:
         kubernetes_validate.validate(obj, "1.34", strict=False)
     except kubernetes_validate.ValidationError as exc:
