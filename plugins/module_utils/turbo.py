@@ -8,8 +8,9 @@ Importing Google's client libraries costs a module process 1 to 3 CPU-seconds, t
 about 0.7; the work of a module that finds nothing to change takes a few hundredths of that. A module
 run on the controller (``connection: local``, what every inventory of the collection uses) is handed
 to a host process that imported those libraries once, in one of two ways: the inventories' interpreter
-(the ``module_host`` lookup) is a launcher that sends the whole AnsiballZ script of any module
-(``launch()``), and each module of this collection does so itself when it starts (``delegate()``).
+(the ``module_host`` lookup) is a launcher that sends the whole AnsiballZ script of any module, a file
+or, with pipelining, its stdin (``launch()``), and each module of this collection does so itself when it
+starts (``delegate()``).
 The host forks, the fork runs the module exactly as AnsiballZ would (the same script or payload,
 arguments, environment and working directory) and returns what it printed and its exit code, which
 the module process prints and exits with. So every module is still a plain Ansible module:

@@ -180,8 +180,8 @@ def deploy(count, scale, latency, *args, rerun=False, dataplane_scale=None):
 
 def bench(count, scale, sequential, dataplane_scale=None):
     latency = load_latency()
-    wall, (rerun, cpu, own_cpu, forks), calls, idle = deploy(count, scale, latency, rerun=True,
-                                                            dataplane_scale=dataplane_scale)
+    first = deploy(count, scale, latency, rerun=True, dataplane_scale=dataplane_scale)
+    wall, (rerun, cpu, own_cpu, forks), calls, idle = first
     codelab_wall = deploy(count, scale, latency, "-e", "gke_overlap_phases=false",
                           dataplane_scale=dataplane_scale)[0] if sequential else None
     ops = operations(latency)

@@ -153,8 +153,9 @@ class KubeCluster(KubeApi):
         return self.objects.get((group, plural, namespace or "", name))
 
     def list(self, group, plural, namespace=None):
-        return [o for _key, o in sorted(((k, o) for k, o in self.objects.items() if k[0] == group and k[1] == plural
-                                          and (namespace is None or k[2] == namespace)), key=lambda kv: kv[0])]
+        found = [(k, o) for k, o in self.objects.items()
+                 if k[0] == group and k[1] == plural and (namespace is None or k[2] == namespace)]
+        return [o for _key, o in sorted(found, key=lambda kv: kv[0])]
 
     def put(self, group, plural, obj):
         """Create or replace an object on behalf of a controller (no validation, no admission)."""

@@ -180,6 +180,12 @@ def test_rerun_under_awx_changes_nothing(platform, tmp_path, monkeypatch):
     assert "hf_awxInjectedTokenNotASecret" not in stdout and TOKEN not in stdout
     assert not any("hf_awxInjectedTokenNotASecret" in json.dumps(event) for event in result.events)
     assert "gateway 10.0.1.2, 10.0.2.2 Programmed" in stdout  # the verification ran and passed
+    # the node pools are only looked at: nothing is started in the background for the later plays to collect
+    ran = [(e["event_data"].get("task_action"), e["event_data"].get("host")) for e in result.events
+           if e.get("event") == "runner_on_ok"]
+    assert sorted(h for a, h in ran if a == "gke_inference.multicluster.gke_tpu_nodepool_dranet") == [
+        "gke-europe-west4", "gke-us-east5"]  # once per region, in check mode
+    assert not [h for a, h in ran if a in ("ansible.builtin.async_status", "async_status")]
 
 
 def test_the_workflow_steps_under_awx(platform, tmp_path, monkeypatch):
