@@ -3,8 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one long-running-operation waiter for compute, container, gkehub and service-usage operations.
 
-Polls with a growing interval (never faster than ``poll_initial``, never slower than ``poll_max``)
-until the operation is done or ``timeout`` seconds have passed. Every poll goes through the retry
+Polls with a growing interval, a quarter of the time waited so far (never faster than ``poll_initial``,
+never slower than ``poll_max``), until the operation is done or ``timeout`` seconds have passed: a done
+operation is seen at most a quarter later than it finished (and ``poll_max`` at most), for about twice the
+polls of a doubling interval in the first minute and the same number after. Every poll goes through the retry
 policy, so a 503 while polling does not fail a 10-minute cluster creation.
 """
 
@@ -42,7 +44,6 @@ class Waiter:
         ``error`` is None or ``(message, code, http_status)``. Returns the final operation.
         """
         start = self.clock()
-        interval = self.poll_initial
         while True:
             done, error = state(op)
             if done:
@@ -56,8 +57,7 @@ class Waiter:
                 raise OperationTimeout(
                     "%s: still running after %d s (operation %s). It goes on at Google: re-run the playbook to "
                     "pick it up, or raise the module's timeout option." % (describe, self.timeout, _name(op)))
-            self.sleep(interval)
-            interval = min(interval * 1.5, self.poll_max)
+            self.sleep(min(self.poll_max, max(self.poll_initial, (self.clock() - start) / 4.0)))
             op = self.retry.call(poll, op)
 
 
