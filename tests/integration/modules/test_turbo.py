@@ -99,3 +99,34 @@ def test_modules_in_the_host_answer_as_plain_modules(gcp, tmp_path):
         time.sleep(0.1)
     assert not any(os.path.exists(s) for s in sockets)
     assert not gcp.resources("compute:")  # check mode, in the host too
+
+
+def test_the_launcher_runs_a_pipelined_script_itself_when_there_is_no_host(tmp_path):
+    """Outside ansible-playbook (no controller to find) the launcher runs what it reads on stdin as ``python -``
+    would: the same output, exit code and ``__name__``, and a script that is not AnsiballZ's is never sent on."""
+    import importlib.util  # pylint: disable=import-outside-toplevel
+
+    spec = importlib.util.spec_from_file_location("module_host", os.path.join(ROOT, "plugins", "lookup", "module_host.py"))
+    lookup = importlib.util.module_from_spec(spec)
+    env = dict(os.environ, TMPDIR=str(tmp_path), GKE_INFERENCE_TURBO="1")
+    old = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(tmp_path)
+    try:
+        import tempfile  # pylint: disable=import-outside-toplevel
+        tempfile.tempdir = None
+        spec.loader.exec_module(lookup)
+        launcher = lookup.launcher_path()
+    finally:
+        if old is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = old
+        tempfile.tempdir = None
+    assert launcher != sys.executable and os.path.dirname(launcher).startswith(str(tmp_path))
+    # what the launcher takes for a pipelined AnsiballZ script (ansible_module='...', on a line of its own)
+    script = ("import sys\nprint('ran as', __name__, sys.argv)\n# _ansiballz_main(\n"
+              "ansible_module='ping',\nsys.exit(3)\n")
+    proc = subprocess.run([launcher], input=script, capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stdout == "ran as __main__ ['']\n"
+    assert not glob.glob(os.path.join(str(tmp_path), "gke-inference-turbo-*", "host-*.sock"))
