@@ -18,10 +18,6 @@ from conftest import stop_emulator
 from helpers import playbook, recap
 from test_site import DATAPLANE_SCALE, P, PRIMARY, SECONDARY, Platform, cluster, empty_platform, snapshot_path
 
-HEALTH = {"interval": 2, "timeout": 2, "unhealthy": 2}  # the gateway role's defaults
-ENDPOINT_SYNC = 5  # latency.json dataplane.endpoint_sync
-ANSIBLE_SLACK = 4.0  # the drill marks the outage before its scale-down task runs
-
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
@@ -74,9 +70,13 @@ def test_drill_load_test_and_secondary_down(platform, tmp_path):
     assert drill["phases"]["before"]["by_region"] == {PRIMARY: drill["phases"]["before"]["ok"]}
     assert drill["phases"]["during"]["by_region"].get(SECONDARY, 0) > 0  # the secondary took over
     assert drill["phases"]["after"]["by_region"] == {PRIMARY: drill["phases"]["after"]["ok"]}  # and gave it back
-    # Failover within what the health-check settings and the endpoint sync allow (plus the drill's own overhead).
-    bound = (HEALTH["interval"] * HEALTH["unhealthy"] + HEALTH["timeout"] + ENDPOINT_SYNC) * DATAPLANE_SCALE
-    assert 0 < drill["failover_seconds"] <= bound + ANSIBLE_SLACK, drill
+    # The failover as measured (a figure the report prints, not a speed this test asserts): from the outage on,
+    # the primary answered until the load balancer took it out, then only the secondary did, until the restore.
+    marks, points = drill["marks_at"], drill["series"]
+    switched = marks["outage_started"] + drill["failover_seconds"]
+    assert marks["outage_started"] < switched < marks["restore_started"], drill["marks_at"]
+    answered = [p for p in points if p["ok"] and switched <= p["t"] < marks["restore_started"]]
+    assert answered and {p["region"] for p in answered} == {SECONDARY}, answered
     assert drill["back_to_normal_seconds"] is not None
     assert deployment(gcp, PRIMARY)["spec"]["replicas"] == 1
     assert deployment(gcp, PRIMARY)["status"]["readyReplicas"] == 1
