@@ -198,11 +198,13 @@ def test_rolling_upgrade_without_a_failed_request_and_a_bad_one_rolled_back(plat
     with open(all_vars, "w", encoding="utf-8") as handle:
         yaml.safe_dump(settings, handle)
     reports = tmp_path / "good"
+    # this one sends from inside the VPC (its stream a Job in the config cluster); the bad one below from here
     code, out = playbook(gcp, inv, "-e", "upgrade_settle_seconds=2", "-e", "upgrade_poll_interval=1", "-e", "upgrade_report_dir=%s" % reports,
-                         playbook="playbooks/upgrade.yml")
+                         "-e", "gke_traffic_from=cluster", playbook="playbooks/upgrade.yml")
     assert code == 0, out
     upgrade = report(reports, "upgrade-")
     assert upgrade["passed"] and upgrade["failed"] == 0 and upgrade["requests"] > 0, upgrade
+    assert upgrade["traffic_from"] == "cluster" and upgrade["phases"]["before"]["ok"] > 0, upgrade
     assert [(r["region"], r["result"]) for r in upgrade["rolls"]] == [(SECONDARY, "upgraded"), (PRIMARY, "upgraded")]
     assert upgrade["rolls"][0]["ended"] <= upgrade["rolls"][1]["started"]  # one region at a time
     for region in (PRIMARY, SECONDARY):
@@ -230,6 +232,7 @@ def test_rolling_upgrade_without_a_failed_request_and_a_bad_one_rolled_back(plat
     assert [(r["region"], r["result"].split(" after ")[0]) for r in upgrade["rolls"]] == [
         (SECONDARY, "upgraded"), (PRIMARY, "rolled back")], upgrade["rolls"]
     assert not upgrade["passed"] and "Rolling upgrade FAILED" in out and PRIMARY + ": rolled back" in out
+    assert upgrade["traffic_from"] == "controller"
     for region in (PRIMARY, SECONDARY):  # the second region is back on what it ran, and both serve
         assert container(gcp, region)["image"] == image and "--max-num-seqs=64" in container(gcp, region)["args"]
         assert "only-dir=google/gemma-3-27b-it@emulated-v2" in mounts(gcp, region)
