@@ -23,6 +23,18 @@ def playbook(gcp, inventory, *args, playbook="site.yml", env=None):
     return proc.returncode, proc.stdout + proc.stderr
 
 
+def failed(output):
+    """A failed run's output for an assertion message, what failed first: the head of a long message is what
+    a CI log keeps. Each failed task's name and its host's failure (a line, at most 1,000 characters)."""
+    lines, task, found = output.splitlines(), "", []
+    for line in lines:
+        if line.startswith("TASK ["):
+            task = line.rstrip("* ")
+        elif re.match(r"^(fatal|failed): \[", line) or re.match(r"^ERROR! ", line):
+            found.append("%s\n  %s" % (task, line[:1000]))
+    return "what failed:\n%s\n--- the whole output:\n%s" % ("\n".join(found) or "(no failed task in the output)", output)
+
+
 def recap(output):
     return {host: dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", counts))
             for host, counts in re.findall(r"^(\S+)\s+: (ok=.*)$", output, re.M)}

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from helpers import ROOT
+from helpers import ROOT, failed
 
 PLAY = """
 - hosts: localhost
@@ -36,14 +36,14 @@ def defaults(output):
 def test_the_inventory_variables_become_the_options_and_templates_are_resolved(tmp_path):
     code, out = run(tmp_path, gcp_project_id="{{ 'my' }}-project", gcp_auth_kind="serviceaccount",
                     gcp_service_account_file="/keys/sa.json", gcp_api_endpoint="http://127.0.0.1:1")
-    assert code == 0, out
+    assert code == 0, failed(out)
     assert defaults(out) == {"project": "my-project", "auth_kind": "serviceaccount",
                              "service_account_file": "/keys/sa.json", "api_endpoint": "http://127.0.0.1:1"}
 
 
 def test_undefined_or_null_variables_are_left_to_the_module(tmp_path):
     code, out = run(tmp_path, gcp_project_id="p-1", gcp_auth_kind=None)
-    assert code == 0, out
+    assert code == 0, failed(out)
     assert defaults(out) == {"project": "p-1"}
 
 

@@ -3,7 +3,7 @@
 
 import pytest
 
-from helpers import local_inventory, playbook
+from helpers import failed, local_inventory, playbook
 
 
 def test_preflight_reports_every_problem_at_once_and_creates_nothing(gcp, tmp_path):
@@ -33,7 +33,7 @@ def test_preflight_on_a_new_project_passes_and_says_what_it_could_not_check(gcp,
     services.difference_update({"cloudresourcemanager.googleapis.com", "compute.googleapis.com"})
     inv = local_inventory(tmp_path, gcp)
     code, out = playbook(gcp, inv, playbook="playbooks/preflight.yml")
-    assert code == 0, out
+    assert code == 0, failed(out)
     assert "Preflight: 0 problem(s)" in out
     assert "permissions: not tested, cloudresourcemanager.googleapis.com is disabled" in out
     assert "quota: not read, compute.googleapis.com is disabled" in out
@@ -58,7 +58,7 @@ def test_preflight_reads_the_tpu_quota_from_cloud_quotas(gcp, tmp_path):
     whose quota is short."""
     inv = local_inventory(tmp_path, gcp)
     code, out = playbook(gcp, inv, playbook="playbooks/preflight.yml")
-    assert code == 0, out
+    assert code == 0, failed(out)
     for region in ("us-east5", "europe-west4"):
         assert ("quota: not checked in %s - cloudquotas.googleapis.com, where the quota "
                 "TPUS-PER-TPU-FAMILY-per-project-region is read, is disabled" % region) in out, out

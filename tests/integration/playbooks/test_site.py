@@ -17,7 +17,7 @@ import sys
 import pytest
 
 from conftest import Gcp, start_emulator, stop_emulator
-from helpers import ROOT, first_calls, local_inventory, playbook, recap
+from helpers import ROOT, failed, first_calls, local_inventory, playbook, recap
 
 P = "gke-inference-local"  # the project of inventories/local, so that Molecule can load the snapshot
 TOKEN = "hf_emulatorTokenNotASecret"  # inventories/local's Hugging Face token: must never show
@@ -31,7 +31,7 @@ class Platform:  # pylint: disable=too-few-public-methods
         self.gcp, self.inventory, self.code, self.out = gcp, inventory, code, out
 
     def deployed(self):
-        assert self.code == 0, "the deployment failed:\n" + self.out[-5000:]
+        assert self.code == 0, "the deployment failed:\n" + failed(self.out)[:20000]
         return self.gcp
 
 
@@ -293,7 +293,7 @@ def test_a_phase_alone_changes_nothing_on_a_deployment(platform):
     gcp = platform.deployed()
     gcp.control("DELETE", "requests")
     code, out = playbook(gcp, platform.inventory, "--tags", "workload")
-    assert code == 0, out
+    assert code == 0, failed(out)
     assert all(counts["changed"] == 0 for counts in recap(out).values()), out
     assert gcp.requests(mutating=True) == []
     assert "Apply the workload's objects" in out and "VPC network" not in out and "Bucket for the model weights" not in out
@@ -305,7 +305,7 @@ def test_one_region_alone_changes_nothing_and_says_what_it_left_out(platform):
     gcp = platform.deployed()
     gcp.control("DELETE", "requests")
     code, out = playbook(gcp, platform.inventory, "--limit", "gke-europe-west4")
-    assert code == 0, out[-3000:]
+    assert code == 0, failed(out)[-3000:]
     assert list(recap(out)) == ["gke-europe-west4"] and recap(out)["gke-europe-west4"]["changed"] == 0, out[-2000:]
     assert gcp.requests(mutating=True) == []
     assert "The fleet's config cluster (gke-us-east5, us-east5) is not in this run" in out

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import stop_emulator
-from helpers import playbook, recap
+from helpers import failed, playbook, recap
 from test_site import DATAPLANE_SCALE, P, PRIMARY, SECONDARY, Platform, cluster, empty_platform, snapshot_path
 
 
@@ -63,7 +63,7 @@ def test_drill_load_test_and_secondary_down(platform, tmp_path):
     windows = ("-e", "failover_drill_baseline_seconds=2", "-e", "failover_drill_outage_seconds=2", "-e",
                "failover_drill_after_seconds=2", "-e", "failover_drill_report_dir=%s" % reports)
     code, out = playbook(gcp, inv, *windows, playbook="playbooks/failover_drill.yml")
-    assert code == 0, out
+    assert code == 0, failed(out)
     drill = report(reports, "failover-drill-")
     assert drill["passed"] and drill["problems"] == [], drill
     assert drill["failed"] == 0  # the scale-down drained: not one request lost
@@ -97,7 +97,7 @@ def test_drill_load_test_and_secondary_down(platform, tmp_path):
         os.remove(name)
     code, out = playbook(gcp, inv, *windows, "-e", "failover_drill_outage=abrupt", "-e", "failover_drill_max_error_share=1",
                          "-e", "gke_traffic_from=cluster", playbook="playbooks/failover_drill.yml")
-    assert code == 0, out
+    assert code == 0, failed(out)
     abrupt = report(reports, "failover-drill-")
     assert abrupt["outage"] == "abrupt" and abrupt["failed"] > 0 and abrupt["failover_seconds"] is not None, abrupt
     assert abrupt["traffic_from"] == "cluster" and abrupt["phases"]["before"]["ok"] > 0, abrupt
@@ -110,7 +110,7 @@ def test_drill_load_test_and_secondary_down(platform, tmp_path):
                                                      "load_test_max_tokens": 100,
                                                      "load_test_report_dir": str(reports)}),
                          playbook="playbooks/load_test.yml")
-    assert code == 0, out
+    assert code == 0, failed(out)
     load = report(reports, "load-test-")
     assert load["series"] and load["utilization"] and glob.glob(str(reports / "load-test-*.html"))
     assert load["spill_started"] and load["threshold_percent"] == 60
@@ -129,7 +129,7 @@ def test_drill_load_test_and_secondary_down(platform, tmp_path):
                                                      "gke_traffic_probe_seconds": 1,
                                                      "load_test_report_dir": str(reports)}),
                          playbook="playbooks/load_test.yml")
-    assert code == 0, out
+    assert code == 0, failed(out)
     assert "Requests come from a Job in the config cluster" in out
     inside = report(reports, "load-test-")
     assert inside["traffic_from"] == "cluster" and inside["spill_started"] and inside["utilization"], inside
@@ -201,7 +201,7 @@ def test_rolling_upgrade_without_a_failed_request_and_a_bad_one_rolled_back(plat
     # this one sends from inside the VPC (its stream a Job in the config cluster); the bad one below from here
     code, out = playbook(gcp, inv, "-e", "upgrade_settle_seconds=2", "-e", "upgrade_poll_interval=1", "-e", "upgrade_report_dir=%s" % reports,
                          "-e", "gke_traffic_from=cluster", playbook="playbooks/upgrade.yml")
-    assert code == 0, out
+    assert code == 0, failed(out)
     upgrade = report(reports, "upgrade-")
     assert upgrade["passed"] and upgrade["failed"] == 0 and upgrade["requests"] > 0, upgrade
     assert upgrade["traffic_from"] == "cluster" and upgrade["phases"]["before"]["ok"] > 0, upgrade
@@ -251,7 +251,7 @@ def test_drift_check_names_what_changed_behind_the_collections_back(platform, tm
     code, out = playbook(gcp, inv, *args, playbook="playbooks/drift.yml", env={"ANSIBLE_CALLBACKS_ENABLED": "gke_inference.multicluster.progress"})
     assert code != 0 and "drift callback is not enabled" in out, out[-2000:]
     code, out = playbook(gcp, inv, *args, playbook="playbooks/drift.yml")
-    assert code == 0 and "No drift: the live project matches the inventory." in out, out[-4000:]
+    assert code == 0 and "No drift: the live project matches the inventory." in out, failed(out)
 
     rule = gcp.emu.store["compute:projects/%s/global/firewalls/tpu-gke-dranet-allow-internal" % P]
     rule["sourceRanges"] = ["10.0.0.0/8"]
@@ -281,7 +281,7 @@ def test_teardown_of_one_region_leaves_the_rest_serving(platform):
     gcp = platform.deployed()
     code, out = playbook(gcp, platform.inventory, "--limit", "gke-europe-west4", "-e", "teardown_confirm=%s" % P,
                          playbook="playbooks/teardown.yml")
-    assert code == 0, out[-4000:]
+    assert code == 0, failed(out)[-4000:]
     left = gcp.resources()
     p = "compute:projects/%s/" % P
     assert cluster(SECONDARY) not in left and cluster(PRIMARY) in left
@@ -344,7 +344,7 @@ def test_teardown_last(platform):
                                            "team-b" % P}})
     confirm = ("-e", "teardown_confirm=%s" % P)
     code, out = playbook(gcp, inv, *confirm, playbook="playbooks/teardown.yml")
-    assert code == 0, out
+    assert code == 0, failed(out)
     assert "Teardown complete" in out and "except the model bucket" in out
     assert sorted(accounts) == [theirs["email"]]  # ours deleted (its grants revoked: see the policy below)
     left = gcp.resources()
@@ -363,7 +363,7 @@ def test_teardown_last(platform):
     del accounts[theirs["email"]]
     # ... then the bucket too, and the project is as it was.
     code, out = playbook(gcp, inv, *confirm, "-e", "teardown_delete_bucket=true", playbook="playbooks/teardown.yml")
-    assert code == 0, out
+    assert code == 0, failed(out)
     left = gcp.resources()
     assert [k for k in left if not k.startswith("cloudresourcemanager:iam/")] == [], sorted(left)
     assert left["cloudresourcemanager:iam/%s" % P]["bindings"] == [
@@ -372,6 +372,6 @@ def test_teardown_last(platform):
     # A second teardown is a no-op.
     gcp.control("DELETE", "requests")
     code, out = playbook(gcp, inv, *confirm, "-e", "teardown_delete_bucket=true", playbook="playbooks/teardown.yml")
-    assert code == 0, out
+    assert code == 0, failed(out)
     assert all(counts["changed"] == 0 for counts in recap(out).values()), out
     assert gcp.requests(mutating=True) == []

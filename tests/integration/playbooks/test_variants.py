@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from helpers import first_calls, local_inventory, playbook, recap
+from helpers import failed, first_calls, local_inventory, playbook, recap
 
 THIRD_REGION = {"asia_southeast1": ("gke-asia-southeast1", {
     "gcp_region": "asia-southeast1", "gcp_zone": "asia-southeast1-b",
@@ -25,7 +25,7 @@ def test_codelab_order_three_regions_gpu_then_overlapped_rerun_changes_nothing(g
     # a progress line every second (a minute by default) during the long waits; cluster creation takes 3 s here
     gcp.control("POST", "config", {"latency": {"container.projects.locations.clusters.create": 3 / gcp.emu.latency_scale}})
     code, out = playbook(gcp, inv, "-e", "gke_overlap_phases=false", env={"GKE_INFERENCE_PROGRESS_INTERVAL": "1"})
-    assert code == 0, out
+    assert code == 0, failed(out)
     assert re.search(r"^gke-asia-southeast1: create cluster gke-asia-southeast1 in asia-southeast1-b - RUNNING, \d+s$",
                      out, re.M), out
     assert "Time per phase:" in out and re.search(r"^Model servers and inference pools, all regions concurrently +\d", out, re.M)
@@ -79,7 +79,7 @@ def test_codelab_order_three_regions_gpu_then_overlapped_rerun_changes_nothing(g
         code, out = playbook(gcp, inv)
     finally:
         gcp.control("POST", "config", {"token_lifetime": 3599})
-    assert code == 0, out
+    assert code == 0, failed(out)
     assert time.time() - started > 20, "the re-run did not outlive the tokens"
     assert all(counts["changed"] == 0 for counts in recap(out).values()), out
     assert gcp.requests(mutating=True) == []
@@ -88,7 +88,7 @@ def test_codelab_order_three_regions_gpu_then_overlapped_rerun_changes_nothing(g
 def test_check_mode_creates_nothing(gcp, tmp_path):
     inv = local_inventory(tmp_path, gcp)
     code, out = playbook(gcp, inv, "--check")
-    assert code == 0, out
+    assert code == 0, failed(out)
     assert recap(out)["gke-europe-west4"]["changed"] > 0
     assert gcp.resources("compute:") == {} and gcp.resources("storage:") == {}
     assert "model weights complete" not in out  # check mode downloads nothing and never says otherwise
