@@ -305,7 +305,7 @@ def test_one_region_alone_changes_nothing_and_says_what_it_left_out(platform):
     gcp = platform.deployed()
     gcp.control("DELETE", "requests")
     code, out = playbook(gcp, platform.inventory, "--limit", "gke-europe-west4")
-    assert code == 0, failed(out)[-3000:]
+    assert code == 0, failed(out)
     assert list(recap(out)) == ["gke-europe-west4"] and recap(out)["gke-europe-west4"]["changed"] == 0, out[-2000:]
     assert gcp.requests(mutating=True) == []
     assert "The fleet's config cluster (gke-us-east5, us-east5) is not in this run" in out
