@@ -12,6 +12,7 @@ which the measured times include. Not part of the test suite.
 """
 
 import argparse
+import configparser
 import json
 import os
 import resource
@@ -121,12 +122,41 @@ def machine():
     return (ticks[0] + ticks[1] + ticks[2]) / os.sysconf("SC_CLK_TCK"), int(fields["processes"])
 
 
-def run_site(inv, endpoint, key_file, *args):
+def timeline_env(path):
+    """The environment that adds the timeline callback (tests/bench/callbacks) to the ones ansible.cfg enables."""
+    config = configparser.ConfigParser()
+    config.read(os.path.join(ROOT, "ansible.cfg"))
+    enabled = [c.strip() for c in config.get("defaults", "callbacks_enabled", fallback="").split(",") if c.strip()]
+    return {"GKE_INFERENCE_TIMELINE": path, "ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callbacks"),
+            "ANSIBLE_CALLBACKS_ENABLED": ",".join(enabled + ["timeline"])}
+
+
+def show_timeline(path, count):
+    """Each play's start and length, and the tasks that took longest, from a run's timeline file."""
+    with open(path, encoding="utf-8") as handle:
+        records = [json.loads(line) for line in handle if line.strip()]
+    plays = [r for r in records if "host" not in r]
+    tasks = [r for r in records if "host" in r and r["start"]]
+    if not plays:
+        return
+    start = plays[0]["time"]
+    end = max([r["end"] for r in tasks] + [plays[-1]["time"]])
+    print("\nWhere the deployment's wall time went, %d regions (timeline: %s)" % (count, path))
+    for index, play in enumerate(plays):
+        until = plays[index + 1]["time"] if index + 1 < len(plays) else end
+        print("  %6.1f s  %5.1f s  %s" % (play["time"] - start, until - play["time"], play["play"]))
+    print("  the longest task results (host, seconds):")
+    for record in sorted(tasks, key=lambda r: r["start"] - r["end"])[:12]:
+        took = record["end"] - record["start"]
+        print("  %6.1f s  %5.1f s  %-22s %s" % (record["start"] - start, took, record["host"], record["task"][:80]))
+
+
+def run_site(inv, endpoint, key_file, *args, env=None):
     """Run site.yml; return (wall s, CPU-s of the machine, CPU-s of ansible-playbook and the children it waited
     for, processes forked)."""
     env = dict(os.environ, GKE_INFERENCE_API_ENDPOINT=endpoint, GKE_INFERENCE_CREDENTIALS_FILE=key_file,
                ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"))
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"), **(env or {}))
     started, (cpu, forks) = time.time(), machine()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "site.yml", "-i", inv]
@@ -151,8 +181,9 @@ def idle_cpu(seconds=3.0):
     return (machine()[0] - before) / (time.time() - started)
 
 
-def deploy(count, scale, latency, *args, rerun=False, dataplane_scale=None):
-    """site.yml on a fresh emulated project; with rerun, again, counting the re-run's mutating calls."""
+def deploy(count, scale, latency, *args, rerun=False, dataplane_scale=None, timeline=None):
+    """site.yml on a fresh emulated project; with rerun, again, counting the re-run's mutating calls; with
+    timeline (a file), the first run's task timeline written there."""
     emu = Emulator(latency_scale=scale, latency=latency, project=PROJECT, project_number="424242424242",
                    dataplane_scale=dataplane_scale)
     emu.projects[PROJECT]["services"].update(SERVICES)
@@ -164,7 +195,7 @@ def deploy(count, scale, latency, *args, rerun=False, dataplane_scale=None):
         make_service_account(emu, key_file, PROJECT, endpoint)
         inv = os.path.join(work, "inventory")
         inventory(inv, REGIONS[:count])
-        first = run_site(inv, endpoint, key_file, *args)[0]
+        first = run_site(inv, endpoint, key_file, *args, env=timeline_env(timeline) if timeline else None)[0]
         if not rerun:
             return first, None, None, None
         idle = idle_cpu()
@@ -178,13 +209,21 @@ def deploy(count, scale, latency, *args, rerun=False, dataplane_scale=None):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def bench(count, scale, sequential, dataplane_scale=None):
+def bench(count, scale, sequential, dataplane_scale=None, timeline=None):
     latency = load_latency()
-    first = deploy(count, scale, latency, rerun=True, dataplane_scale=dataplane_scale)
+    path = None
+    if timeline:
+        os.makedirs(timeline, exist_ok=True)
+        path = os.path.join(os.path.abspath(timeline), "timeline-%d.jsonl" % count)
+        if os.path.exists(path):
+            os.remove(path)
+    first = deploy(count, scale, latency, rerun=True, dataplane_scale=dataplane_scale, timeline=path)
     wall, (rerun, cpu, own_cpu, forks), calls, idle = first
     codelab_wall = deploy(count, scale, latency, "-e", "gke_overlap_phases=false",
                           dataplane_scale=dataplane_scale)[0] if sequential else None
     ops = operations(latency)
+    if path:
+        show_timeline(path, count)
     return {"regions": count, "wall": wall, "critical_path": critical_path(ops) * scale,
             "codelab_order": codelab_order(ops) * scale, "codelab_order_wall": codelab_wall, "rerun": rerun,
             "rerun_mutating_calls": calls, "rerun_cpu": cpu, "rerun_ansible_cpu": own_cpu, "rerun_processes": forks,
@@ -201,8 +240,12 @@ def main(argv=None):
                         help="data-plane scale (health-check intervals, token latency), as `make local` uses; not part "
                         "of any deployment step")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--timeline", metavar="DIR",
+                        help="write each deployment's task timeline to DIR/timeline-N.jsonl (N regions) and print "
+                        "where its wall time went: each play, and the longest task results")
     args = parser.parse_args(argv)
-    rows = [bench(int(n), args.scale, not args.no_sequential, args.dataplane_scale) for n in args.regions.split(",")]
+    rows = [bench(int(n), args.scale, not args.no_sequential, args.dataplane_scale, args.timeline)
+            for n in args.regions.split(",")]
     header = ("regions", "wall s", "codelab order, measured s", "critical path s", "codelab order s",
               "wall - re-run s", "re-run s", "re-run CPU-s (machine)", "re-run CPU-s (ansible)", "re-run processes",
               "re-run mutating calls", "emulator idle CPU-s/s")
