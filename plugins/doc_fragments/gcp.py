@@ -58,6 +58,15 @@ options:
         V(http://127.0.0.1:8089) for the collection's local emulator. Include the scheme.
       - If not set, E(GKE_INFERENCE_API_ENDPOINT) is used.
     type: str
+  operation_poll_max:
+    description:
+      - The longest wait, in seconds, between two looks at a long-running operation. The wait grows with
+        the time waited so far (a quarter of it, from 0.25 s), up to this, so a finished operation is seen
+        at most this much (and at most a quarter of its duration) late.
+      - The collection's inventories set it with C(gcp_operation_poll_max); the local emulator's uses 1,
+        since its operations take seconds, not minutes.
+    type: float
+    default: 10
 requirements:
   - python >= 3.9
   - google-auth

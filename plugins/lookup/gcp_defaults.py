@@ -15,7 +15,8 @@ description:
     C(group/gke_inference.multicluster.gcp) shares, read from the inventory variables that name them
     (the README's inventory table), as follows.
     C(project) from C(gcp_project_id), C(api_endpoint) from C(gcp_api_endpoint), C(auth_kind) from
-    C(gcp_auth_kind) and C(service_account_file) from C(gcp_service_account_file).
+    C(gcp_auth_kind), C(service_account_file) from C(gcp_service_account_file) and
+    C(operation_poll_max) from C(gcp_operation_poll_max).
   - A variable that is not defined (or is null) is left out, so the module's own default applies
     (for C(auth_kind), its environment variables and then Application Default Credentials).
   - The collection's playbooks and Molecule scenarios set their C(module_defaults) with it, so that which
@@ -49,6 +50,7 @@ OPTIONS = (
     ("api_endpoint", "gcp_api_endpoint"),
     ("auth_kind", "gcp_auth_kind"),
     ("service_account_file", "gcp_service_account_file"),
+    ("operation_poll_max", "gcp_operation_poll_max"),
 )
 
 

@@ -51,6 +51,7 @@ COMMON_ARGS = dict(
     access_token=dict(type="str", no_log=True, fallback=(env_fallback, ["GCP_ACCESS_TOKEN"])),
     scopes=dict(type="list", elements="str", fallback=(env_fallback, ["GCP_SCOPES"])),
     api_endpoint=dict(type="str", fallback=(env_fallback, ["GKE_INFERENCE_API_ENDPOINT"])),
+    operation_poll_max=dict(type="float", default=10.0),
 )
 
 # short name -> (python module, class) of Google's official client libraries
@@ -90,8 +91,12 @@ class GcpModule(AnsibleModule):
             self.fail_json(msg=missing_required_lib("google-api-core and Google's google-cloud-* client libraries "
                                                     "(pip install -r requirements.txt of the collection)"),
                            exception=GOOGLE_IMPORT_ERROR)
+        if self.params["operation_poll_max"] <= 0:
+            self.fail_json(msg="operation_poll_max: %s is not a number of seconds above 0; leave it unset (10) or set "
+                               "gcp_operation_poll_max in the inventory to, for example, 1." % self.params["operation_poll_max"])
         self.retry = RetryPolicy()
-        self.waiter = Waiter(self.retry, timeout=self.params.get("timeout") or 1800)
+        self.waiter = Waiter(self.retry, timeout=self.params.get("timeout") or 1800,
+                             poll_max=self.params["operation_poll_max"])
         self._clients = {}
         self._credentials = None
         self._session = None

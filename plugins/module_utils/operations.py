@@ -32,10 +32,10 @@ class OperationTimeout(Exception):
 
 
 class Waiter:
-    def __init__(self, retry, timeout=1800, poll_initial=0.25, poll_max=10.0, sleep=time.sleep, clock=time.monotonic):
+    def __init__(self, retry, timeout=1800, poll_initial=0.25, poll_max=10.0, sleep=None, clock=time.monotonic):
         self.retry, self.timeout = retry, timeout
         self.poll_initial, self.poll_max = poll_initial, poll_max
-        self.sleep, self.clock = sleep, clock
+        self.sleep, self.clock = sleep or time.sleep, clock
 
     def wait(self, op, poll, state, describe):
         """Wait for ``op``.

@@ -32,3 +32,27 @@ def test_lifecycle(gcp):
     assert deleted["changed"] is True
     assert gcp.resources("compute:") == {}
     assert gcp.run("compute_network", name="vpc-a", state="absent")["changed"] is False
+
+
+def test_operation_poll_max_caps_the_wait_between_two_looks_at_an_operation(gcp, monkeypatch):
+    """The operation waiter looks again after a quarter of the time waited so far (0.25 s at least), and never
+    waits longer than operation_poll_max between two looks; 0 or less is refused before any call."""
+    import time
+
+    sleeps, real_sleep = [], time.sleep
+
+    def record(seconds):
+        sleeps.append(seconds)
+        real_sleep(seconds)
+
+    gcp.control("POST", "config", {"latency": {"compute.networks.insert": 3 / gcp.emu.latency_scale}})
+    monkeypatch.setattr(time, "sleep", record)
+    result = gcp.run("compute_network", name="vpc-poll", mtu=8896, operation_poll_max=0.5)
+    monkeypatch.setattr(time, "sleep", real_sleep)
+    assert result["changed"] is True, result
+    # about 3 s of operation: looks every 0.25 s, then every 0.5 s once a quarter of the time waited passes it
+    assert sleeps and max(sleeps) == 0.5 and min(sleeps) == 0.25, sleeps
+
+    refused = gcp.run("compute_network", name="vpc-poll-2", mtu=8896, operation_poll_max=0)
+    assert refused.get("failed") and refused["msg"].startswith("operation_poll_max: 0.0 is not a number of seconds"), refused
+    assert gcp.resource("compute:projects/test-project-1/global/networks/vpc-poll-2") is None

@@ -35,10 +35,12 @@ def defaults(output):
 
 def test_the_inventory_variables_become_the_options_and_templates_are_resolved(tmp_path):
     code, out = run(tmp_path, gcp_project_id="{{ 'my' }}-project", gcp_auth_kind="serviceaccount",
-                    gcp_service_account_file="/keys/sa.json", gcp_api_endpoint="http://127.0.0.1:1")
+                    gcp_service_account_file="/keys/sa.json", gcp_api_endpoint="http://127.0.0.1:1",
+                    gcp_operation_poll_max=1)
     assert code == 0, failed(out)
     assert defaults(out) == {"project": "my-project", "auth_kind": "serviceaccount",
-                             "service_account_file": "/keys/sa.json", "api_endpoint": "http://127.0.0.1:1"}
+                             "service_account_file": "/keys/sa.json", "api_endpoint": "http://127.0.0.1:1",
+                             "operation_poll_max": 1}
 
 
 def test_undefined_or_null_variables_are_left_to_the_module(tmp_path):
