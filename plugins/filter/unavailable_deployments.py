@@ -51,6 +51,25 @@ def unavailable(results):
     return out
 
 
+def available_in_apply(result):
+    """Names of the Deployments that a kubernetes.core.k8s apply (one definition or a list) returned unchanged,
+    Available, and with a status that describes their current spec (observedGeneration is their generation)."""
+    if not result or result.get("skipped") or result.get("failed"):
+        return []
+    inner = result.get("result") or {}
+    applied = inner.get("results") if isinstance(inner, dict) and "results" in inner else [result]
+    out = []
+    for item in applied or []:
+        obj = item.get("result") or {}
+        meta, status = obj.get("metadata") or {}, obj.get("status") or {}
+        if (obj.get("kind") != "Deployment" or item.get("changed")
+                or status.get("observedGeneration") != meta.get("generation")
+                or condition(obj, "Available").get("status") != "True"):
+            continue
+        out.append(meta.get("name"))
+    return out
+
+
 class FilterModule(object):
     def filters(self):
-        return {"unavailable_deployments": unavailable}
+        return {"unavailable_deployments": unavailable, "available_in_apply": available_in_apply}
