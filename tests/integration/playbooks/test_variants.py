@@ -88,6 +88,11 @@ def test_codelab_order_three_regions_gpu_then_overlapped_rerun_changes_nothing(g
     assert time.time() - started > lifetime + 2, "the re-run did not outlive the tokens"
     assert all(counts["changed"] == 0 for counts in recap(out).values()), out
     assert gcp.requests(mutating=True) == []
+    # What the three regions share is looked at once, not by each region: the nodes' service account, and the
+    # project's policy once for each of its three roles, the fleet's service agent and the metrics adapter.
+    calls = [e["method_id"] for e in gcp.requests()]
+    assert calls.count("iam.projects.serviceAccounts.get") == 1, calls
+    assert calls.count("cloudresourcemanager.projects.getIamPolicy") == 3 + 1 + 1, calls
 
 
 def test_check_mode_creates_nothing(gcp, tmp_path):
