@@ -131,8 +131,9 @@ def timeline_env(path):
             "ANSIBLE_CALLBACKS_ENABLED": ",".join(enabled + ["timeline"])}
 
 
-def show_timeline(path, count):
-    """Each play's start and length, and the tasks that took longest, from a run's timeline file."""
+def show_timeline(path, count, what="deployment"):
+    """Each play's start and length, the task results that took longest, and the tasks that took longest summed
+    over the hosts, from a run's timeline file."""
     with open(path, encoding="utf-8") as handle:
         records = [json.loads(line) for line in handle if line.strip()]
     plays = [r for r in records if "host" not in r]
@@ -141,7 +142,7 @@ def show_timeline(path, count):
         return
     start = plays[0]["time"]
     end = max([r["end"] for r in tasks] + [plays[-1]["time"]])
-    print("\nWhere the deployment's wall time went, %d regions (timeline: %s)" % (count, path))
+    print("\nWhere the %s's wall time went, %d regions (timeline: %s)" % (what, count, path))
     for index, play in enumerate(plays):
         until = plays[index + 1]["time"] if index + 1 < len(plays) else end
         print("  %6.1f s  %5.1f s  %s" % (play["time"] - start, until - play["time"], play["play"]))
@@ -149,6 +150,14 @@ def show_timeline(path, count):
     for record in sorted(tasks, key=lambda r: r["start"] - r["end"])[:12]:
         took = record["end"] - record["start"]
         print("  %6.1f s  %5.1f s  %-22s %s" % (record["start"] - start, took, record["host"], record["task"][:80]))
+    summed = {}
+    for record in tasks:
+        key = (record["play"], record["task"])
+        took, results = summed.get(key, (0.0, 0))
+        summed[key] = (took + record["end"] - record["start"], results + 1)
+    print("  the tasks that took longest, summed over the hosts (seconds, results):")
+    for (play, task), (took, results) in sorted(summed.items(), key=lambda item: -item[1][0])[:8]:
+        print("  %6.1f s  %3d  %s | %s" % (took, results, play[:30], task[:70]))
 
 
 def run_site(inv, endpoint, key_file, *args, env=None):
@@ -183,7 +192,7 @@ def idle_cpu(seconds=3.0):
 
 def deploy(count, scale, latency, *args, rerun=False, dataplane_scale=None, timeline=None):
     """site.yml on a fresh emulated project; with rerun, again, counting the re-run's mutating calls; with
-    timeline (a file), the first run's task timeline written there."""
+    timeline (a pair of files), the first run's task timeline written to the first, the re-run's to the second."""
     emu = Emulator(latency_scale=scale, latency=latency, project=PROJECT, project_number="424242424242",
                    dataplane_scale=dataplane_scale)
     emu.projects[PROJECT]["services"].update(SERVICES)
@@ -195,13 +204,13 @@ def deploy(count, scale, latency, *args, rerun=False, dataplane_scale=None, time
         make_service_account(emu, key_file, PROJECT, endpoint)
         inv = os.path.join(work, "inventory")
         inventory(inv, REGIONS[:count])
-        first = run_site(inv, endpoint, key_file, *args, env=timeline_env(timeline) if timeline else None)[0]
+        first = run_site(inv, endpoint, key_file, *args, env=timeline_env(timeline[0]) if timeline else None)[0]
         if not rerun:
             return first, None, None, None
         idle = idle_cpu()
         with emu.lock:
             emu.requests.clear()
-        second = run_site(inv, endpoint, key_file, *args)
+        second = run_site(inv, endpoint, key_file, *args, env=timeline_env(timeline[1]) if timeline else None)
         return first, second, len(mutating(emu)), idle
     finally:
         server.shutdown()
@@ -211,19 +220,22 @@ def deploy(count, scale, latency, *args, rerun=False, dataplane_scale=None, time
 
 def bench(count, scale, sequential, dataplane_scale=None, timeline=None):
     latency = load_latency()
-    path = None
+    paths = None
     if timeline:
         os.makedirs(timeline, exist_ok=True)
-        path = os.path.join(os.path.abspath(timeline), "timeline-%d.jsonl" % count)
-        if os.path.exists(path):
-            os.remove(path)
-    first = deploy(count, scale, latency, rerun=True, dataplane_scale=dataplane_scale, timeline=path)
+        paths = tuple(os.path.join(os.path.abspath(timeline), "timeline-%d%s.jsonl" % (count, suffix))
+                      for suffix in ("", ".rerun"))
+        for path in paths:
+            if os.path.exists(path):
+                os.remove(path)
+    first = deploy(count, scale, latency, rerun=True, dataplane_scale=dataplane_scale, timeline=paths)
     wall, (rerun, cpu, own_cpu, forks), calls, idle = first
     codelab_wall = deploy(count, scale, latency, "-e", "gke_overlap_phases=false",
                           dataplane_scale=dataplane_scale)[0] if sequential else None
     ops = operations(latency)
-    if path:
-        show_timeline(path, count)
+    if paths:
+        show_timeline(paths[0], count)
+        show_timeline(paths[1], count, "no-op re-run")
     return {"regions": count, "wall": wall, "critical_path": critical_path(ops) * scale,
             "codelab_order": codelab_order(ops) * scale, "codelab_order_wall": codelab_wall, "rerun": rerun,
             "rerun_mutating_calls": calls, "rerun_cpu": cpu, "rerun_ansible_cpu": own_cpu, "rerun_processes": forks,
@@ -241,8 +253,9 @@ def main(argv=None):
                         "of any deployment step")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--timeline", metavar="DIR",
-                        help="write each deployment's task timeline to DIR/timeline-N.jsonl (N regions) and print "
-                        "where its wall time went: each play, and the longest task results")
+                        help="write each deployment's task timeline to DIR/timeline-N.jsonl (N regions) and its "
+                        "no-op re-run's to DIR/timeline-N.rerun.jsonl, and print where their wall time went: each "
+                        "play, the longest task results, and the tasks that took longest summed over the hosts")
     args = parser.parse_args(argv)
     rows = [bench(int(n), args.scale, not args.no_sequential, args.dataplane_scale, args.timeline)
             for n in args.regions.split(",")]
