@@ -61,8 +61,8 @@ options:
   operation_poll_max:
     description:
       - The longest wait, in seconds, between two looks at a long-running operation. The wait grows with
-        the time waited so far (a quarter of it, from 0.25 s), up to this, so a finished operation is seen
-        at most this much (and at most a quarter of its duration) late.
+        the time waited so far (an eighth of it, from 0.25 s), up to this, so a finished operation is seen
+        at most this much (and at most an eighth of its duration) late.
       - The collection's inventories set it with C(gcp_operation_poll_max); the local emulator's uses 1,
         since its operations take seconds, not minutes.
     type: float

@@ -42,7 +42,7 @@ class Gke:
         return to_dict(found) if found is not None else None
 
     def settle(self, read, target, action, context=None, watch=None):
-        """Wait for what an earlier, interrupted run left PROVISIONING or RECONCILING, then read it again.
+        """Wait for what an earlier call or an interrupted run left PROVISIONING or RECONCILING, then read it again.
 
         ``read()`` reads the resource; ``target`` is the end of its path (``clusters/NAME`` or
         ``clusters/NAME/nodePools/POOL``). The pending operation on it is waited for as if this run had
@@ -56,7 +56,7 @@ class Gke:
         pending = [op for op in listed.operations if op.status.name in ("PENDING", "RUNNING")
                    and (op.target_link or "").endswith("/" + target)]
         if pending:
-            self.module.wait_container(pending[0], "%s (started by an earlier run)" % action, self.location,
+            self.module.wait_container(pending[0], "%s (started earlier)" % action, self.location,
                                        context=context, watch=watch)
         else:
             def state(resource):
@@ -66,7 +66,7 @@ class Gke:
                     return True, (resource.get("status_message") or "%s is in ERROR" % target, None, None)
                 return True, None
             self.module.wait_resource(current, lambda _previous: read() or {}, state,
-                                      "%s (left %s by an earlier run)" % (action, current["status"]), context)
+                                      "%s (found %s)" % (action, current["status"]), context)
         return read()
 
     def run(self, action, method, context=None, watch=None, **kwargs):

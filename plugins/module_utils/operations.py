@@ -3,11 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one long-running-operation waiter for compute, container, gkehub and service-usage operations.
 
-Polls with a growing interval, a quarter of the time waited so far (never faster than ``poll_initial``,
+Polls with a growing interval, an eighth of the time waited so far (never faster than ``poll_initial``,
 never slower than ``poll_max``), until the operation is done or ``timeout`` seconds have passed: a done
-operation is seen at most a quarter later than it finished (and ``poll_max`` at most), for about twice the
-polls of a doubling interval in the first minute and the same number after. Every poll goes through the retry
-policy, so a 503 while polling does not fail a 10-minute cluster creation.
+operation is seen at most an eighth of its duration late (and ``poll_max`` at most). With the defaults that is
+about 30 polls in the first 80 seconds, then one every ``poll_max``. Every poll goes through the retry policy, so a
+503 while polling does not fail a 10-minute cluster creation.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,6 +17,10 @@ __metaclass__ = type
 import time
 
 from ansible_collections.gke_inference.multicluster.plugins.module_utils import progress
+
+
+# The interval is the time waited so far divided by this (an operation of a few seconds, a second at most late).
+GROWTH = 8.0
 
 
 class OperationError(Exception):
@@ -57,7 +61,7 @@ class Waiter:
                 raise OperationTimeout(
                     "%s: still running after %d s (operation %s). It goes on at Google: re-run the playbook to "
                     "pick it up, or raise the module's timeout option." % (describe, self.timeout, _name(op)))
-            self.sleep(min(self.poll_max, max(self.poll_initial, (self.clock() - start) / 4.0)))
+            self.sleep(min(self.poll_max, max(self.poll_initial, (self.clock() - start) / GROWTH)))
             op = self.retry.call(poll, op)
 
 

@@ -134,6 +134,17 @@ options:
     description: Seconds to wait for each operation (creation takes 5 to 15 minutes).
     type: int
     default: 2700
+  wait:
+    description:
+      - Whether to wait for a creation. With C(false), a cluster that does not exist is created and the module
+        returns as soon as GKE has accepted the creation (RV(pending) true, status C(PROVISIONING)); a cluster
+        that an earlier call or run left C(PROVISIONING) or C(RECONCILING) is returned as it is, not compared.
+        Run the module again with C(true) (same options) to wait for that operation and converge what it
+        created, so that other work (the network's gateway pieces in C(site.yml)) goes on while GKE creates
+        the cluster. A cluster that exists and is not in transition is compared and updated as with C(true).
+      - A creation that fails (a stockout or quota of the default node pool) is reported by the call that waits.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - gke_inference.multicluster.gcp
   - gke_inference.multicluster.gcp.ATTRIBUTES
@@ -149,6 +160,25 @@ EXAMPLES = r"""
     location: europe-west4-a
     network: tpu-gke-dranet-vpc
     subnetwork: tpu-gke-dranet-node-subnet
+
+- name: Start creating the cluster, do other work, then wait for it
+  gke_inference.multicluster.gke_cluster:
+    project: my-project
+    name: gke-europe-west4
+    location: europe-west4-a
+    network: tpu-gke-dranet-vpc
+    subnetwork: tpu-gke-dranet-node-subnet
+    wait: false
+  register: started
+
+- name: The same cluster, waited for (only when the first call left it in transition)
+  gke_inference.multicluster.gke_cluster:
+    project: my-project
+    name: gke-europe-west4
+    location: europe-west4-a
+    network: tpu-gke-dranet-vpc
+    subnetwork: tpu-gke-dranet-node-subnet
+  when: started.pending
 """
 
 RETURN = r"""
@@ -163,15 +193,21 @@ cluster:
     release_channel: {channel: RAPID}
 changes:
   description: The settings that differed from the desired state.
-  returned: when the cluster existed
+  returned: when the cluster existed and was compared
   type: list
   elements: str
+pending:
+  description:
+    - True when the cluster is still being created or reconciled and the module did not wait for it (O(wait)
+      false); run the module again with O(wait) true to wait for it.
+  returned: when O(state) is present
+  type: bool
 """
 
 import ipaddress
 import re
 
-from ansible_collections.gke_inference.multicluster.plugins.module_utils.container import Gke, cluster_path, location_of
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.container import TRANSITIONAL, Gke, cluster_path, location_of
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.diff import compare, diff_result, merged
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.gcp import GcpModule
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.validation import label_errors, name_error
@@ -273,6 +309,7 @@ def main():
             resource_labels=dict(type="dict"),
             maintenance_window=dict(type="str"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
+            wait=dict(type="bool", default=True),
         ),
         timeout=2700,
         required_if=[("state", "present", ("network", "subnetwork"))],
@@ -291,15 +328,25 @@ def main():
     gke = Gke(module, p["location"])
     path = cluster_path(module.project, p["location"], p["name"])
     actual = gke.read_cluster(p["name"])
-    if actual is not None:  # an earlier run may have been interrupted while GKE was still creating it
-        actual = gke.settle(lambda: gke.read_cluster(p["name"]), "clusters/%s" % p["name"],
-                            "create cluster %s in %s" % (p["name"], p["location"]))
+    creating = "create cluster %s in %s" % (p["name"], p["location"])
+    if actual is not None and p["state"] == "present" and not p["wait"] and actual.get("status") in TRANSITIONAL:
+        module.exit_json(changed=False, pending=not module.check_mode, cluster=actual)
+    if actual is not None:  # an earlier call or run may have left GKE still creating it
+        actual = gke.settle(lambda: gke.read_cluster(p["name"]), "clusters/%s" % p["name"], creating)
 
     if p["state"] == "absent":
         module.exit_absent(actual, lambda: gke.run("delete cluster %s" % p["name"], "delete_cluster", name=path), "cluster")
 
+    if actual is not None and actual.get("status") == "ERROR":
+        reason = "; ".join(c.get("message") or c.get("code") or "" for c in actual.get("conditions") or [])
+        module.fail_json(msg="Cluster %s in %s is in ERROR (%s): it cannot be brought to the wanted state in place. "
+                             "Delete it (state absent, or playbooks/teardown.yml) and run again."
+                         % (p["name"], p["location"], reason or actual.get("status_message") or "GKE gave no reason"),
+                         cluster=actual)
+
     desired = desired_cluster(module)
     if actual is None:
+        pending = False
         if not module.check_mode:
             body = dict(desired, node_pools=[dict(
                 name="default-pool", initial_node_count=p["initial_node_count"],
@@ -312,10 +359,14 @@ def main():
                 body["maintenance_policy"] = dict(window=dict(daily_maintenance_window=dict(
                     start_time=p["maintenance_window"])))
             body = dict((k, v) for k, v in body.items() if v is not None)
-            gke.run("create cluster %s in %s" % (p["name"], p["location"]), "create_cluster",
-                    request=dict(parent="projects/%s/locations/%s" % (module.project, p["location"]), cluster=body))
+            request = dict(parent="projects/%s/locations/%s" % (module.project, p["location"]), cluster=body)
+            if p["wait"]:
+                gke.run(creating, "create_cluster", request=request)
+            else:  # the operation is picked up by the call that waits (settle above)
+                module.call(creating, gke.client.create_cluster, request=request)
             actual = gke.read_cluster(p["name"])
-        module.exit_json(changed=True, cluster=actual or desired, diff=diff_result({}, actual or desired))
+            pending = (actual or {}).get("status") in TRANSITIONAL
+        module.exit_json(changed=True, pending=pending, cluster=actual or desired, diff=diff_result({}, actual or desired))
 
     changes = unset_is_off(compare(desired, actual), actual)
     # labels and the maintenance window have calls of their own, each guarded by what was just read
@@ -352,7 +403,7 @@ def main():
             after["resource_labels"] = labels
     else:
         after = gke.read_cluster(p["name"])
-    module.exit_json(changed=bool(changes), cluster=after, changes=sorted(changes),
+    module.exit_json(changed=bool(changes), pending=False, cluster=after, changes=sorted(changes),
                      diff=diff_result(actual, after), region=location_of(p["location"])[1])
 
 

@@ -179,7 +179,12 @@ def cluster_create(ctx):
         cluster["masterAuth"] = {"clusterCaCertificate": kube.ca_b64}
 
     op = _container_op(ctx, "CREATE_CLUSTER", key.split(":", 1)[1], done)
-    ctx.emu.operations[op[1]["name"]].info["on_error"] = lambda: cluster.update(status="ERROR")
+    # A failed creation leaves the cluster in ERROR with the reason in conditions ("Which conditions caused the
+    # current cluster state", Cluster in container v1's discovery document; statusMessage is deprecated for it).
+    failed = ctx.emu.operations[op[1]["name"]]
+    failed.info["on_error"] = lambda: cluster.update(status="ERROR", conditions=[
+        dict({"message": failed.error.get("message", "")},
+             **({"code": failed.error["code"]} if isinstance(failed.error.get("code"), str) else {}))])
     return op
 
 

@@ -45,12 +45,12 @@ def test_operation_poll_max_caps_the_wait_between_two_looks_at_an_operation(gcp,
         sleeps.append(seconds)
         real_sleep(seconds)
 
-    gcp.control("POST", "config", {"latency": {"compute.networks.insert": 3 / gcp.emu.latency_scale}})
+    gcp.control("POST", "config", {"latency": {"compute.networks.insert": 4.5 / gcp.emu.latency_scale}})
     monkeypatch.setattr(time, "sleep", record)
     result = gcp.run("compute_network", name="vpc-poll", mtu=8896, operation_poll_max=0.5)
     monkeypatch.setattr(time, "sleep", real_sleep)
     assert result["changed"] is True, result
-    # about 3 s of operation: looks every 0.25 s, then every 0.5 s once a quarter of the time waited passes it
+    # about 4.5 s of operation: looks every 0.25 s, then every 0.5 s once an eighth of the time waited passes it
     assert sleeps and max(sleeps) == 0.5 and min(sleeps) == 0.25, sleeps
 
     refused = gcp.run("compute_network", name="vpc-poll-2", mtu=8896, operation_poll_max=0)

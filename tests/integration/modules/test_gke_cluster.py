@@ -84,6 +84,52 @@ def test_operation_timeout_then_the_next_run_waits_for_it(net):
     assert gcp.resource(KEY)["status"] == "RUNNING"
 
 
+def test_started_without_waiting_then_waited(net):
+    """wait false: the creation is accepted and the module returns at once (PROVISIONING, pending); a second
+    call with wait false neither waits nor compares; the call that waits picks up the operation."""
+    gcp = net
+    gcp.control("POST", "config", {"latency": {"container.projects.locations.clusters.create": 1500}})
+    try:
+        started = cluster(gcp, wait=False)
+        assert started["changed"] and started["pending"] and started["cluster"]["status"] == "PROVISIONING", started
+        again = cluster(gcp, wait=False)
+        assert not again["changed"] and again["pending"], again
+        creates = [r for r in gcp.requests() if r["method_id"] == "container.projects.locations.clusters.create"]
+        assert len(creates) == 1
+        gcp.control("POST", "config", {"latency": {"container.projects.locations.clusters.create": 100}})
+        waited = cluster(gcp)
+    finally:
+        gcp.control("POST", "config", {"latency": {"container.projects.locations.clusters.create": 480}})
+    assert not waited["changed"] and not waited["pending"] and waited["cluster"]["status"] == "RUNNING", waited
+    assert waited["changes"] == []
+    # an existing cluster: wait false compares and updates as wait true does
+    assert not cluster(gcp, wait=False)["pending"]
+    assert cluster(gcp, wait=False, release_channel="REGULAR")["changed"]
+    assert gcp.resource(KEY)["releaseChannel"]["channel"] == "REGULAR"
+
+
+def test_check_mode_without_waiting_leaves_nothing_pending(net):
+    result = cluster(net, check=True, wait=False)
+    assert result["changed"] and not result["pending"] and net.resource(KEY) is None, result
+
+
+def test_a_creation_that_failed_while_not_waited_is_reported(net):
+    """The creation fails (here a quota of the default pool) after a call that did not wait: the call that waits
+    reports it with the API's message, and so does a later run that finds the cluster in ERROR."""
+    gcp = net
+    message = 'Insufficient regional quota to satisfy request: resource "CPUS": request requires 16.0 and is short 8.0.'
+    gcp.fault("container.projects.locations.clusters.create",
+              operation_error={"code": "GCE_QUOTA_EXCEEDED", "message": message})
+    assert cluster(gcp, wait=False)["pending"]
+    waited = cluster(gcp)
+    assert waited["failed"] and "short 8.0" in waited["msg"], waited
+    assert gcp.resource(KEY)["status"] == "ERROR"
+    later = cluster(gcp)
+    assert later["failed"] and "is in ERROR" in later["msg"] and "short 8.0" in later["msg"], later
+    assert "Delete it" in later["msg"]
+    assert cluster(gcp, state="absent")["changed"] and gcp.resource(KEY) is None
+
+
 def test_missing_network_is_refused(gcp):
     result = cluster(gcp)
     assert result["failed"] and "does not exist" in result["msg"]

@@ -299,6 +299,20 @@ def test_a_phase_alone_changes_nothing_on_a_deployment(platform):
     assert "Apply the workload's objects" in out and "VPC network" not in out and "Bucket for the model weights" not in out
 
 
+def test_the_network_phase_alone_also_makes_the_gateway_pieces(platform):
+    """site.yml makes the firewall rules, proxy-only subnets and addresses in the clusters play, while GKE creates
+    the clusters: --tags network still makes them (here a deleted firewall rule), and touches no cluster."""
+    gcp = platform.deployed()
+    assert gcp.run("compute_firewall", name="tpu-gke-dranet-allow-hc", state="absent")["changed"]
+    gcp.control("DELETE", "requests")
+    code, out = playbook(gcp, platform.inventory, "--tags", "network")
+    assert code == 0, failed(out)
+    assert [k for k in gcp.resources() if k.endswith("/firewalls/tpu-gke-dranet-allow-hc")], "the rule was not made again"
+    inserts = [r["method_id"] for r in gcp.requests(mutating=True)]
+    assert inserts == ["compute.firewalls.insert"], inserts
+    assert "Proxy-only subnet of the region" in out and "GKE cluster of the region" not in out
+
+
 def test_one_region_alone_changes_nothing_and_says_what_it_left_out(platform):
     """--limit to a region that is not the config region: the preflight and the fleet find the config cluster in
     the inventory, nothing changes on a deployment, and the run says the config cluster was not in it."""

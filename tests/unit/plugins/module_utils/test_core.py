@@ -93,11 +93,11 @@ def poll(op):
 
 
 def test_waiter_polls_with_growing_interval_until_done():
-    """A quarter of the time waited so far, within poll_initial and poll_max."""
+    """An eighth of the time waited so far, within poll_initial and poll_max."""
     clock = Clock()
     waiter = operations.Waiter(policy(clock), timeout=100, poll_initial=1, poll_max=2, sleep=clock.sleep, clock=clock)
-    assert waiter.wait(Op(9), poll, state, "create x").polls_left == 0
-    assert clock.sleeps == [1, 1, 1, 1, 1, 1.25, 1.5625, 1.953125, 2]
+    assert waiter.wait(Op(14), poll, state, "create x").polls_left == 0
+    assert clock.sleeps == [1] * 9 + [1.125, 1.265625, 1.423828125, 1.601806640625, 1.802032470703125]
 
 
 def test_waiter_raises_operation_error():
