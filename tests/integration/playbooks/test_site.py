@@ -300,8 +300,8 @@ def test_a_phase_alone_changes_nothing_on_a_deployment(platform):
 
 
 def test_the_network_phase_alone_also_makes_the_gateway_pieces(platform):
-    """site.yml makes the firewall rules, proxy-only subnets and addresses in the clusters play, while GKE creates
-    the clusters: --tags network still makes them (here a deleted firewall rule), and touches no cluster."""
+    """site.yml makes the firewall rules, proxy-only subnets and addresses after starting the clusters, while GKE
+    creates them: --tags network still makes them (here a deleted firewall rule), and starts no cluster."""
     gcp = platform.deployed()
     assert gcp.run("compute_firewall", name="tpu-gke-dranet-allow-hc", state="absent")["changed"]
     gcp.control("DELETE", "requests")
