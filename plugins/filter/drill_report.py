@@ -176,17 +176,19 @@ def spillover_report(requests, samples, preferred, stages=None, threshold=None):
                     "preferred_utilization_max": round(max(usage) * 100, 1) if usage else None,
                     "p50": stats["p50"], "p95": stats["p95"]})
     first = next((r for r in records if r.get("ok") and r.get("region") and r["region"] != preferred), None)
-    at = None
+    at = age = None
     if first is not None:
-        before = [s["usage"] for s in samples if s["region"] == preferred and s["time"] <= first["start"]]
-        at = round(before[-1] * 100, 1) if before else None
+        before = [s for s in samples if s["region"] == preferred and s["time"] <= first["start"]]
+        if before:  # the samples come in time order; the last one before the first spilled request, and how old it was
+            at, age = round(before[-1]["usage"] * 100, 1), round(first["start"] - before[-1]["time"], 2)
     origin = records[0]["start"] if records else 0
     return {"preferred": preferred, "threshold_percent": threshold, "stages": out,
             "series": series(records, origin),
             "utilization": [{"t": round(x["time"] - origin, 3), "region": x["region"], "usage": x["usage"]}
                             for x in samples],
             "spill_started": first is not None, "spill_started_at": first["start"] if first else None,
-            "spill_stage": first.get("stage") if first else None, "preferred_utilization_at_spill": at}
+            "spill_stage": first.get("stage") if first else None, "preferred_utilization_at_spill": at,
+            "preferred_utilization_sample_age": age}
 
 
 def upgrade_report(requests, rolls, max_failed=0):

@@ -122,6 +122,7 @@ def test_drill_load_test_and_secondary_down(platform, tmp_path):
     assert load["preferred_utilization_at_spill"] is not None, load
     spilled = next(stage for stage in load["stages"] if stage["stage"] == load["spill_stage"])
     assert spilled["preferred_utilization_max"] >= 45, load
+    assert "%% KV-cache utilization, sampled %s s before" % load["preferred_utilization_sample_age"] in out
     assert load["traffic_from"] == "controller"  # through the emulator's proxy, as gke_gateway_http_proxy says
 
     # The same load test from inside the VPC: a controller that cannot reach the gateway's address (no proxy) sends

@@ -69,6 +69,9 @@ def test_spillover_names_the_stage_and_the_utilization():
     assert report["spill_started"] and report["spill_stage"] == 1
     assert report["stages"][0]["spilled_share"] == 0.0 and report["stages"][1]["spilled_share"] > 0
     assert report["preferred_utilization_at_spill"] == 60.0  # the last sample before the first spilled request
+    assert report["preferred_utilization_sample_age"] == 0.0  # taken at the same time as that request
+    later = [dict(sample, time=sample["time"] - 0.5) for sample in samples]
+    assert spillover_report(records, later, PRIMARY, stages, 60)["preferred_utilization_sample_age"] == 0.1
 
 
 def test_the_figures_agree_with_each_other():
