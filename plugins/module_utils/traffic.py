@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import math
 import os
 import sys
 import threading
@@ -116,8 +117,11 @@ class Stream:
         for index, stage in enumerate(stages):
             start = time.time()
             interval = 1.0 / stage["rate"] if stage["rate"] > 0 else None
+            # every request the schedule has in the stage is sent, a late one as soon as it can be (a generator
+            # the machine held up catches up, instead of leaving out what it could not send on time)
+            planned = int(math.ceil(round(stage["rate"] * stage["duration"], 6))) if interval else 0
             sent = 0
-            while time.time() < start + stage["duration"] and not self.stopped():
+            while (sent < planned if interval else time.time() < start + stage["duration"]) and not self.stopped():
                 if interval is None:
                     time.sleep(0.05)
                     continue

@@ -141,7 +141,9 @@ def test_kubeconfig_without_gcloud_renews_its_token(net, tmp_path):
     gcp = net
     cluster(gcp)
     path = tmp_path / "kube" / "config"
-    gcp.control("POST", "config", {"token_lifetime": 2})
+    # 6 s tokens: the helper renews one with less than half its life left, so 3 s is the margin a request has
+    # between the helper and the API server on a busy machine (2 s tokens left 1 s, too little on CI)
+    gcp.control("POST", "config", {"token_lifetime": 6})
     try:
         result = gcp.run("gke_kubeconfig", cluster="gke-a", location="europe-west4-a", path=str(path))
         assert not result["changed"] and result["context"] == "gke_test-project-1_europe-west4-a_gke-a"
@@ -154,7 +156,7 @@ def test_kubeconfig_without_gcloud_renews_its_token(net, tmp_path):
         assert {"name": "GKE_INFERENCE_SERVICE_ACCOUNT_FILE", "value": gcp.key_file} in user["exec"]["env"]
         assert config["clusters"][0]["cluster"]["server"] == result["host"]
         namespaces = [namespace_names(path)]
-        time.sleep(2.5)  # every token issued so far has expired
+        time.sleep(6.5)  # every token issued so far has expired
         namespaces.append(namespace_names(path))
         cached = json.loads((tmp_path / "kube" / "config.token").read_text())
         assert oct((tmp_path / "kube" / "config.token").stat().st_mode & 0o777) == "0o600"

@@ -79,7 +79,9 @@ def test_project_iam_member_and_concurrency(gcp):
     """Two plays granting on the same project policy at once: both grants land (etag retry)."""
     members = ["serviceAccount:%s" % gcp.run("iam_service_account", account_id=name)["email"]
                for name in ("member-a", "member-b")]
-    gcp.fault("cloudresourcemanager.projects.setIamPolicy", delay=1.0, count=2)
+    # the first write is held 5 s before its etag is checked: the other process reads and writes meanwhile (two
+    # processes that import the client libraries on a busy machine may start more than a second apart)
+    gcp.fault("cloudresourcemanager.projects.setIamPolicy", delay=5.0, count=1)
     # two processes, as two Ansible forks would be (in-process runs share stdout and arguments)
     procs = [gcp.start("iam_member", role="roles/container.admin", members=[m]) for m in members]
     results = [gcp.finish(proc) for proc in procs]

@@ -162,7 +162,7 @@ def test_site_deploys_every_region(platform):
     assert built["project"] == P and sorted(built["regions"]) == ["europe-west4", "us-east5"]
     east = built["regions"]["us-east5"]
     assert east["cluster"] == {"name": "gke-us-east5", "location": "us-east5-b", "version": "1.34.1-gke.1829001",
-                               "status": "RUNNING"}, east
+                               "status": "RUNNING", "created": True}, east
     assert east["node_pool"]["machine_type"] == "ct6e-standard-4t" and east["network"]["gateway_address"] == "10.0.2.2"
     assert east["workload"]["image"].startswith("vllm/") and east["model_weights"]["complete"] and east["config_cluster"]
     assert east["timings"]["total_seconds"] > 0 and built["gateway"]["programmed"], built

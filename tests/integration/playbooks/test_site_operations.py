@@ -116,12 +116,11 @@ def test_drill_load_test_and_secondary_down(platform, tmp_path):
     assert load["spill_started"] and load["threshold_percent"] == 60
     assert load["stages"][0]["spilled_share"] == 0.0  # light load stays in the preferred region
     assert load["stages"][-1]["spilled_share"] > 0.1  # heavy load spills
-    # The spill came from the preferred region's utilization: in the stage that spilled, the sampler saw it near the
-    # 60 % threshold. (The sample just before the first spilled request can be a sampling interval old, so that one is
+    # The spill came from the preferred region's utilization: in the heavy stage, the sampler saw it near the 60 %
+    # threshold. (The sample just before the first spilled request can be a sampling interval old, so that one is
     # only required to exist: how near it is depends on the machine's load, not on the collection.)
     assert load["preferred_utilization_at_spill"] is not None, load
-    spilled = next(stage for stage in load["stages"] if stage["stage"] == load["spill_stage"])
-    assert spilled["preferred_utilization_max"] >= 45, load
+    assert load["stages"][-1]["preferred_utilization_max"] >= 45, load  # the heavy stage, which spills most
     assert "%% KV-cache utilization, sampled %s s before" % load["preferred_utilization_sample_age"] in out
     assert load["traffic_from"] == "controller"  # through the emulator's proxy, as gke_gateway_http_proxy says
 

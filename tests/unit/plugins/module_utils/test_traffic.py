@@ -67,3 +67,28 @@ def test_the_job_is_pinned_unprivileged_and_holds_no_secret():
     assert configmap["data"]["traffic.py"] == open(traffic.__file__, encoding="utf-8").read()
     assert json.loads(configmap["data"]["settings.json"])["stop_file"] is None
     assert job["spec"]["backoffLimit"] == 0 and job["spec"]["activeDeadlineSeconds"] == 1 + 5 + 300 + 60
+
+
+def test_a_generator_held_up_still_sends_what_the_schedule_has(monkeypatch):
+    """A busy machine holds the generator up at the end of a stage (here a wait 0.85 s into the first, 1 s long,
+    lasts 0.5 s): it sends the late requests as soon as it can, so the two places it runs from (the controller and
+    the Job) send the same number."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    real_sleep, held, began = traffic.time.sleep, [], traffic.time.time()
+
+    def sleep(seconds):
+        if not held and traffic.time.time() - began > 0.85:
+            held.append(seconds)
+            seconds = 0.5
+        real_sleep(seconds)
+    monkeypatch.setattr(traffic.time, "sleep", sleep)
+    try:
+        stream = traffic.Stream(settings("http://127.0.0.1:%d" % server.server_address[1],
+                                         stages=[{"rate": 20, "duration": 1}, {"rate": 10, "duration": 0.5}]))
+        summary = stream.run()
+    finally:
+        monkeypatch.setattr(traffic.time, "sleep", real_sleep)
+        server.shutdown()
+    assert held and summary["sent"] == 25 and summary["ok"] == 25
+    assert [sum(1 for r in stream.records if r["stage"] == stage) for stage in (0, 1)] == [20, 5]
