@@ -71,6 +71,10 @@ class QuietHTTPServer(ThreadingHTTPServer):
     """
 
     daemon_threads = True
+    # A listen backlog like a real server's: socketserver's default of 5 drops connections when many clients (the
+    # load test's requests, the gateway's health checks) connect at once on a busy machine, and each dropped one
+    # waits a second for its retransmission (longer than a scaled health check's timeout).
+    request_queue_size = 128
     CLIENT_GONE = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, TimeoutError)
 
     def handle_error(self, request, client_address):

@@ -1,5 +1,7 @@
 """gke_tpu_nodepool_dranet against the emulator."""
 
+import time
+
 import pytest
 
 from conftest import staged
@@ -105,11 +107,15 @@ def test_the_api_refuses_dranet_where_gke_has_none(gke):
 
 def test_a_pool_left_provisioning_by_an_interrupted_run_is_waited_for(gke):
     gcp = gke
-    gcp.fault("container.projects.locations.clusters.nodePools.create", stall_seconds=3,
+    gcp.fault("container.projects.locations.clusters.nodePools.create", stall_seconds=60,
               condition={"code": "UNKNOWN", "message": "Nodes are starting."})
     first = pool(gcp, timeout=1)
     assert first["failed"] and "still running after 1 s" in first["msg"], first
     assert stored_pool(gcp, "tpu-v6e-pool")["status"] == "PROVISIONING"
+    with gcp.emu.lock:  # the operation ends now (60 s kept it running however slowly the first call looked)
+        for op in gcp.emu.operations.values():
+            if not op.done:
+                op.done_at = time.time()
     resumed = pool(gcp)
     assert not resumed["changed"] and resumed["node_pool"]["status"] == "RUNNING", resumed
 

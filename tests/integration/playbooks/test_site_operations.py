@@ -95,8 +95,12 @@ def test_drill_load_test_and_secondary_down(platform, tmp_path):
     # stream stopped by the drill's stop file on the controller.
     for name in glob.glob(str(reports / "failover-drill-*")):
         os.remove(name)
-    code, out = playbook(gcp, inv, *windows, "-e", "failover_drill_outage=abrupt", "-e", "failover_drill_max_error_share=1",
-                         "-e", "gke_traffic_from=cluster", playbook="playbooks/failover_drill.yml")
+    # 20 requests a second, so that some are in flight when the pod is killed even if the generator was held up;
+    # 4 s windows, so that the Job's generator (a Python that starts in the pod) sends before the outage
+    slow = ("-e", "failover_drill_baseline_seconds=4", "-e", "failover_drill_outage_seconds=2", "-e",
+            "failover_drill_after_seconds=4", "-e", "failover_drill_report_dir=%s" % reports)
+    code, out = playbook(gcp, inv, *slow, "-e", "failover_drill_outage=abrupt", "-e", "failover_drill_max_error_share=1",
+                         "-e", "failover_drill_rate=20", "-e", "gke_traffic_from=cluster", playbook="playbooks/failover_drill.yml")
     assert code == 0, failed(out)
     abrupt = report(reports, "failover-drill-")
     assert abrupt["outage"] == "abrupt" and abrupt["failed"] > 0 and abrupt["failover_seconds"] is not None, abrupt
@@ -204,7 +208,7 @@ def test_rolling_upgrade_without_a_failed_request_and_a_bad_one_rolled_back(plat
         yaml.safe_dump(settings, handle)
     reports = tmp_path / "good"
     # this one sends from inside the VPC (its stream a Job in the config cluster); the bad one below from here
-    code, out = playbook(gcp, inv, "-e", "upgrade_settle_seconds=2", "-e", "upgrade_poll_interval=1", "-e", "upgrade_report_dir=%s" % reports,
+    code, out = playbook(gcp, inv, "-e", "upgrade_settle_seconds=4", "-e", "upgrade_poll_interval=1", "-e", "upgrade_report_dir=%s" % reports,
                          "-e", "gke_traffic_from=cluster", playbook="playbooks/upgrade.yml")
     assert code == 0, failed(out)
     upgrade = report(reports, "upgrade-")

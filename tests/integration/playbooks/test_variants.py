@@ -22,8 +22,9 @@ def test_codelab_order_three_regions_gpu_then_overlapped_rerun_changes_nothing(g
     inv = local_inventory(tmp_path, gcp, extra_groups=THIRD_REGION, overrides={"all": {
         "gke_accelerator_profile": "gpu_h100", "gke_private_nodes": True,
         "gke_authorized_networks": [{"cidr_block": "127.0.0.1/32", "display_name": "controller"}]}})
-    # a progress line every second (a minute by default) during the long waits; cluster creation takes 3 s here
-    gcp.control("POST", "config", {"latency": {"container.projects.locations.clusters.create": 3 / gcp.emu.latency_scale}})
+    # a progress line every second (a minute by default) during the long waits; cluster creation takes 6 s here
+    # (3 s left too few ticks on a busy machine for one line to be sure)
+    gcp.control("POST", "config", {"latency": {"container.projects.locations.clusters.create": 6 / gcp.emu.latency_scale}})
     code, out = playbook(gcp, inv, "-e", "gke_overlap_phases=false", env={"GKE_INFERENCE_PROGRESS_INTERVAL": "1"})
     assert code == 0, failed(out)
     assert re.search(r"^gke-asia-southeast1: create cluster gke-asia-southeast1 in asia-southeast1-b - RUNNING, \d+s$",
