@@ -89,6 +89,11 @@ def explain(exc, action, context=None):
             return "%s -> The caller lacks %s; grant it %s (or a custom role with that permission)." % (head, permission, role)
         return ("%s -> Permission denied. Check that the project exists and that the caller has the roles listed "
                 "in the README's prerequisites." % head)
+    pool = re.search(r"Identity Pool does not exist \(([^)]+)\)", text)
+    if pool:  # a Workload Identity principal named before the project has a cluster with Workload Identity
+        return ("%s -> GKE creates the Workload Identity pool %s with the project's first cluster that has Workload "
+                "Identity: create the clusters first (the clusters role), then grant (the storage role runs after them "
+                "in site.yml)." % (head, pool.group(1)))
     if code == 404:
         return "%s -> Not found: check the project, location and name." % head
     if code == 409:

@@ -170,6 +170,8 @@ def cluster_create(ctx):
         cluster["status"] = "RUNNING"
         for pool in cluster["nodePools"]:
             pool["status"] = "RUNNING"
+        if pool_name:  # the project's Workload Identity pool exists from now on (iam.check_policy)
+            ctx.emu.project(project).setdefault("workload_pools", set()).add(pool_name)
         # The cluster's own Kubernetes API. Unlike GKE (an IP on port 443) the endpoint carries its
         # loopback port, so that every emulated cluster can have its own API server.
         kube = KubeCluster(ctx.emu, key, cluster)

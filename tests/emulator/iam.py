@@ -33,6 +33,26 @@ AGENT_RE = re.compile(r"^serviceAccount:(service-(\d+)@gcp-sa-[a-z0-9-]+\.iam\.g
 USER_SA_RE = re.compile(r"^serviceAccount:([^@\s]+@([^.@\s]+)\.iam\.gserviceaccount\.com)$")
 
 
+# A Kubernetes service account as IAM names it, through the project's Workload Identity pool PROJECT.svc.id.goog:
+# serviceAccount:POOL[NAMESPACE/KSA], or principal(Set)://iam.googleapis.com/projects/NUMBER/locations/global/
+# workloadIdentityPools/POOL/... GKE creates the pool with the project's first cluster that has Workload Identity;
+# until then IAM refuses a policy naming it: "Identity Pool does not exist (PROJECT.svc.id.goog). Please check
+# that you specified a valid resource name as returned in the `name` attribute in the configuration API." (HTTP
+# 400; issue threads terraform-google-modules/terraform-google-kubernetes-engine #916, google/kctf #193,
+# konstructio/kubefirst #1760, all with the serviceAccount: form; that the principal:// form is refused the same
+# way is assumed, not verified). The emulator takes the pool as existing once a cluster's creation with it is done
+# (the threads' fix is to create the binding after the cluster), and keeps it after the cluster is deleted.
+WORKLOAD_POOL_RE = re.compile(r"^serviceAccount:([a-z0-9.-]+\.svc\.id\.goog)\[[^\]]+\]$"
+                              r"|^principal(?:Set)?://iam\.googleapis\.com/projects/[^/]+/locations/global/"
+                              r"workloadIdentityPools/([a-z0-9.-]+\.svc\.id\.goog)/.+$")
+
+
+def workload_pool_exists(emu, pool):
+    """Whether the Workload Identity pool PROJECT.svc.id.goog exists (pools of unknown projects are taken on trust)."""
+    project = emu.projects.get(pool[:-len(".svc.id.goog")])
+    return project is None or pool in project.get("workload_pools", ())
+
+
 def service_account_exists(emu, email):
     """Whether a service account of an emulated project exists (accounts of unknown projects are taken on
     trust; the Compute Engine default account ``NUMBER-compute@developer...`` always exists, and so does the
@@ -60,6 +80,11 @@ def check_policy(policy, emu=None):
             if emu is not None and member.startswith("serviceAccount:") and \
                     not service_account_exists(emu, member.split(":", 1)[1]):
                 raise ApiError(400, "Service account %s does not exist." % member.split(":", 1)[1])
+            pool = WORKLOAD_POOL_RE.match(member)
+            if emu is not None and pool and not workload_pool_exists(emu, pool.group(1) or pool.group(2)):
+                raise ApiError(400, "Identity Pool does not exist (%s). Please check that you specified a valid resource "
+                                    "name as returned in the `name` attribute in the configuration API."
+                               % (pool.group(1) or pool.group(2)))
 
 
 # -- IAM v1: service accounts -----------------------------------------------------------------
