@@ -304,11 +304,8 @@ def _wait_for_host(path, starting, host=None):
     return None
 
 
-def _host_connection(controller, start=True):
-    """A connection to this run's module host, or None: then the module runs in its own process.
-
-    The first module of a run finds no host: it starts one, and it and the modules that come while the
-    host loads its libraries wait for it (at most START_TIMEOUT seconds, then they run on their own)."""
+def _host_paths():
+    """(socket, starting marker) of this user's module host, or None when the folder is not one only we can enter."""
     folder = os.path.join(tempfile.gettempdir(), "gke-inference-turbo-%d" % os.getuid())
     if not os.path.isdir(folder):
         os.makedirs(folder, 0o700, exist_ok=True)  # several modules may start at once
@@ -317,12 +314,60 @@ def _host_connection(controller, start=True):
         return None  # not a folder only we can enter: run without the host
     # One host per user, Python and host program, shared by the runs that come while it lives
     key = "host-%08x" % zlib.crc32((sys.executable + HOST).encode())
-    path = os.path.join(folder, key + ".sock")
+    return os.path.join(folder, key + ".sock"), os.path.join(folder, key + ".starting")
+
+
+def _start_host(path, starting, marker):
+    """Start the host in a session of its own; ``marker`` is the open starting file, which gets its pid."""
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    idle = os.environ.get("GKE_INFERENCE_TURBO_IDLE", "120")
+    with open(os.devnull, "r+b") as null:
+        host = subprocess.Popen([sys.executable, "-c", HOST, path, "0", idle, starting],  # pylint: disable=consider-using-with
+                                stdin=null, stdout=null, stderr=null, env=env, cwd="/", start_new_session=True,
+                                close_fds=True)
+    try:
+        os.write(marker, str(host.pid).encode())  # for the modules that wait with the one that started it
+    finally:
+        os.close(marker)
+    return host
+
+
+def prestart():
+    """Start the module host in the background when none is up or starting, and return at once (True when this
+    call started it). site.yml calls it (the module_host lookup's start option) before its first checks, so that
+    the first module finds the host loaded or nearly."""
+    if not _enabled():
+        return False
+    paths = _host_paths()
+    if paths is None:
+        return False
+    path, starting = paths
+    conn = _connect(path)
+    if conn is not None:
+        conn.close()
+        return False
+    try:
+        marker = os.open(starting, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except OSError:
+        return False  # another process is starting it
+    _start_host(path, starting, marker)
+    return True
+
+
+def _host_connection(controller, start=True):
+    """A connection to this run's module host, or None: then the module runs in its own process.
+
+    The first module of a run finds no host: it starts one, and it and the modules that come while the
+    host loads its libraries wait for it (at most START_TIMEOUT seconds, then they run on their own)."""
+    paths = _host_paths()
+    if paths is None:
+        return None
+    path, starting = paths
     conn = _connect(path)
     if conn is not None or not start:
         return conn
-    starting = os.path.join(folder, key + ".starting")  # one module starts the host; the host removes it
-    try:
+    try:  # one module starts the host; the host removes the marker
         marker = os.open(starting, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except OSError:
         try:
@@ -332,18 +377,7 @@ def _host_connection(controller, start=True):
         except OSError:
             pass
         return _wait_for_host(path, starting)
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
-    idle = os.environ.get("GKE_INFERENCE_TURBO_IDLE", "120")
-    with open(os.devnull, "r+b") as null:
-        host = subprocess.Popen([sys.executable, "-c", HOST, path, "0", idle, starting],  # pylint: disable=consider-using-with
-                                stdin=null, stdout=null, stderr=null, env=env, cwd="/", start_new_session=True,
-                                close_fds=True)
-    try:
-        os.write(marker, str(host.pid).encode())  # for the modules that wait with this one
-    finally:
-        os.close(marker)
-    return _wait_for_host(path, starting, host)
+    return _wait_for_host(path, starting, _start_host(path, starting, marker))
 
 
 def _exchange(conn, request, what):

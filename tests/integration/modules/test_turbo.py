@@ -130,3 +130,26 @@ def test_the_launcher_runs_a_pipelined_script_itself_when_there_is_no_host(tmp_p
     assert proc.returncode == 3, proc.stderr
     assert proc.stdout == "ran as __main__ ['']\n"
     assert not glob.glob(os.path.join(str(tmp_path), "gke-inference-turbo-*", "host-*.sock"))
+
+
+def test_the_lookup_starts_the_host_ahead_of_the_first_module(tmp_path):
+    """site.yml's first play asks the lookup to start the host (start=true): it comes up with no module run at all,
+    so that the run's first module finds it loaded; off with GKE_INFERENCE_TURBO=0."""
+    path = tmp_path / "play.yml"
+    path.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "Start the host", "ansible.builtin.set_fact": {
+            "interpreter": "{{ lookup('gke_inference.multicluster.module_host', start=true) }}"}}]}]))
+    folder = os.path.join(str(tmp_path), "gke-inference-turbo-%d" % os.getuid())
+    # off: nothing comes up (watched for 5 s; a host loads in 2 to 3 s here); on: the host comes up
+    for turbo, expected, watch in (("0", False, 5), ("1", True, 20)):
+        code, out, _sockets = run(str(path), turbo, tmp_path)
+        assert code == 0, out
+        deadline, seen = time.time() + watch, False
+        while time.time() < deadline and not seen:
+            seen = bool(glob.glob(os.path.join(folder, "host-*.sock")))
+            time.sleep(0.1)
+        assert seen == expected, (turbo, out)
+    deadline = time.time() + 20  # idle for GKE_INFERENCE_TURBO_IDLE (2 s): it ends and removes its socket
+    while time.time() < deadline and glob.glob(os.path.join(folder, "host-*.sock")):
+        time.sleep(0.1)
+    assert not glob.glob(os.path.join(folder, "host-*.sock"))
