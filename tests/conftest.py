@@ -10,6 +10,7 @@ import io
 import json
 import os
 import sys
+import time
 import urllib.request
 
 import socket
@@ -93,6 +94,14 @@ class Gcp:
 
     def fault(self, method, **fault):
         return self.control("POST", "faults", dict(fault, method=method))
+
+    def end_operations(self):
+        """Let every emulated operation still running end now: a test keeps one running (a long latency or stall)
+        for as long as a busy machine needs to look at it, then does not wait for it."""
+        with self.emu.lock:
+            for op in self.emu.operations.values():
+                if not op.done:
+                    op.done_at = time.time()
 
     def requests(self, mutating=False):
         entries = self.control("GET", "requests")["requests"]

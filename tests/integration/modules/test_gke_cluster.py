@@ -67,15 +67,6 @@ def test_operation_in_progress_is_waited_out(net):
     assert cluster(gcp, release_channel="STABLE")["changed"]
 
 
-def finish_operations(gcp):
-    """Let every emulated operation still running end now (a long latency keeps them running for as long as a
-    busy machine needs to look at them, and the test does not then wait for it)."""
-    with gcp.emu.lock:
-        for op in gcp.emu.operations.values():
-            if not op.done:
-                op.done_at = time.time()
-
-
 def test_operation_timeout_then_the_next_run_waits_for_it(net):
     """A run that stops while GKE still creates the cluster (a timeout here, a killed controller in real life):
     the next run waits for that operation and goes on with a RUNNING cluster instead of passing a PROVISIONING
@@ -86,7 +77,7 @@ def test_operation_timeout_then_the_next_run_waits_for_it(net):
         result = cluster(gcp, timeout=1)
         assert result["failed"] and "still running after 1 s" in result["msg"]
         assert gcp.resource(KEY)["status"] == "PROVISIONING"
-        finish_operations(gcp)
+        gcp.end_operations()
         resumed = cluster(gcp)
     finally:
         gcp.control("POST", "config", {"latency": {"container.projects.locations.clusters.create": 480}})
@@ -106,7 +97,7 @@ def test_started_without_waiting_then_waited(net):
         assert not again["changed"] and again["pending"], again
         creates = [r for r in gcp.requests() if r["method_id"] == "container.projects.locations.clusters.create"]
         assert len(creates) == 1
-        finish_operations(gcp)
+        gcp.end_operations()
         waited = cluster(gcp)
     finally:
         gcp.control("POST", "config", {"latency": {"container.projects.locations.clusters.create": 480}})

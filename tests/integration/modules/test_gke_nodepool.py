@@ -1,7 +1,5 @@
 """gke_tpu_nodepool_dranet against the emulator."""
 
-import time
-
 import pytest
 
 from conftest import staged
@@ -112,10 +110,7 @@ def test_a_pool_left_provisioning_by_an_interrupted_run_is_waited_for(gke):
     first = pool(gcp, timeout=1)
     assert first["failed"] and "still running after 1 s" in first["msg"], first
     assert stored_pool(gcp, "tpu-v6e-pool")["status"] == "PROVISIONING"
-    with gcp.emu.lock:  # the operation ends now (60 s kept it running however slowly the first call looked)
-        for op in gcp.emu.operations.values():
-            if not op.done:
-                op.done_at = time.time()
+    gcp.end_operations()  # now: 60 s kept it running however slowly the first call looked
     resumed = pool(gcp)
     assert not resumed["changed"] and resumed["node_pool"]["status"] == "RUNNING", resumed
 
