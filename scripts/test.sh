@@ -142,9 +142,8 @@ case "$part" in
     mkdir -p tests/output
     # Three lanes on two cores (much of each lane waits for emulated operations and health checks).
     # A: the shared platform (test_site.py deploys it once and saves it), then the Molecule scenarios of
-    # the Kubernetes-side roles, which start from it, then the preflight's and AWX's playbook tests, then the module tests at the
-    # minimum versions. B: lint, sanity, the unit and module tests, the
-    # Molecule scenarios of the Google-side roles. C: the other playbook tests (their own deployments),
+    # the Kubernetes-side roles, which start from it, then the preflight's and AWX's playbook tests. B: lint, sanity, the unit and module tests, the
+    # Molecule scenarios of the Google-side roles, then the module tests at the minimum versions. C: the other playbook tests (their own deployments),
     # then the operations playbooks on the saved platform (test_site_operations.py waits for it). The
     # output of B and C is printed when A is done.
     google_side=() kube_side=()
@@ -170,6 +169,7 @@ lint run_lint
 sanity scripts/sanity.sh
 pytest run_pytest tests/unit tests/integration --ignore $playbook_tests
 molecule-b run_molecule ${google_side[*]}
+minver run_minver
 PARTS
     lane_b=$!
     lane c <<PARTS
@@ -181,8 +181,6 @@ PARTS
       $playbook_tests/test_site.py
     timed molecule-a run_molecule "${kube_side[@]}"
     timed preflight-awx run_pytest $playbook_tests/test_operations.py $playbook_tests/test_awx.py
-    # here rather than in B, which the storage scenario's clusters made the longest lane (765 s in all)
-    timed minver run_minver
     wait "$lane_b" || status=1
     wait "$lane_c" || status=1
     for name in b c; do
