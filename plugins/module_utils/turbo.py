@@ -26,6 +26,8 @@ ansible-doc, AWX, check and diff mode see no difference.
   libraries (about 3 CPU-seconds) wait for it rather than import the same libraries in their own
   process, which would cost as much again and compete with the host for the CPU. A host that does not
   come up within 30 seconds, or dies, is given up on: those modules run in their own process.
+- The host freezes what it loaded (``gc.freeze``) before it forks, so that a fork's garbage collections
+  neither walk the libraries' objects nor copy their pages.
 - The socket is in a directory only this user can enter, mode 0600. The arguments cross it (they
   can hold credentials) and are never logged: the host writes nothing but its own failures.
 - Anything that goes wrong before the fork (no host, a refused connection) falls back to running
@@ -80,6 +82,10 @@ try:  # ansible-core's module_utils as installed with this interpreter, used whe
 except Exception:
     ANSIBLE = None
 path, controller, idle, starting = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+# The libraries' objects are moved out of the cyclic garbage collector's reach: a fork's collections then do not
+# walk them, nor write to their pages, which the fork would have to copy (Python's gc.freeze documentation).
+import gc
+gc.freeze()
 
 
 def recv(conn):

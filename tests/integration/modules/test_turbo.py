@@ -2,9 +2,11 @@
 plain module processes (the collection's and ansible.builtin's, through the inventories' launcher), a host
 that ends once idle, and off when asked."""
 
+import base64
 import glob
 import json
 import os
+import struct
 import subprocess
 import sys
 import time
@@ -153,3 +155,35 @@ def test_the_lookup_starts_the_host_ahead_of_the_first_module(tmp_path):
     while time.time() < deadline and glob.glob(os.path.join(folder, "host-*.sock")):
         time.sleep(0.1)
     assert not glob.glob(os.path.join(folder, "host-*.sock"))
+
+
+def test_the_host_keeps_its_libraries_out_of_the_forks_collections(tmp_path):
+    """The host freezes what it loaded (gc.freeze) before it forks for modules: a fork's garbage collections do not
+    walk the libraries' objects, nor copy their pages. A module in the host still has a working collector."""
+    from ansible_collections.gke_inference.multicluster.plugins.module_utils import turbo  # pylint: disable=import-outside-toplevel
+
+    path, starting = str(tmp_path / "host.sock"), str(tmp_path / "host.starting")
+    with open(starting, "w", encoding="utf-8"):
+        pass
+    host = subprocess.Popen([sys.executable, "-c", turbo.HOST, path, "0", "2", starting])  # pylint: disable=consider-using-with
+    try:
+        deadline = time.time() + 60
+        while os.path.exists(starting) and time.time() < deadline:
+            time.sleep(0.1)
+        script = ("import gc, json\nloose = []\nloose.append(loose)\ndel loose\n"
+                  "print(json.dumps({'frozen': gc.get_freeze_count(), 'freed': gc.collect(), 'on': gc.isenabled()}))\n")
+        conn = turbo._connect(path)  # pylint: disable=protected-access
+        assert conn is not None, "the host did not come up"
+        request = json.dumps({"source": base64.b64encode(script.encode()).decode(),
+                              "env": {"PATH": os.environ.get("PATH", "")}, "cwd": str(tmp_path),
+                              "python": sys.executable}).encode()
+        with conn:
+            conn.sendall(struct.pack("!I", len(request)) + request)
+            answer = turbo._recv(conn)  # pylint: disable=protected-access
+        assert answer["rc"] == 0, base64.b64decode(answer["stderr"])
+        seen = json.loads(base64.b64decode(answer["stdout"]))
+        assert seen["frozen"] > 10000  # the Google and Kubernetes libraries the host loaded
+        assert seen["on"] is True and seen["freed"] >= 1  # the module's own cycle was collected
+    finally:
+        host.terminate()
+        host.wait(10)
