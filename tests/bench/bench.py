@@ -202,6 +202,36 @@ def stop_module_hosts():
         time.sleep(0.05)
 
 
+def calibrate(tasks=200):
+    """How fast this machine is today, for comparing figures taken on other days: (CPU-seconds of 10**7 additions
+    in Python, CPU-seconds of ansible-playbook running ``tasks`` set_fact tasks on localhost with Ansible's own
+    defaults, which are all fork and templating)."""
+    started = time.process_time()
+    total = 0
+    for number in range(10 ** 7):
+        total += number
+    loop = time.process_time() - started
+    work = tempfile.mkdtemp(prefix="gke-bench-calibrate-")
+    try:
+        play = [{"hosts": "localhost", "gather_facts": False,
+                 "tasks": [{"ansible.builtin.set_fact": {"fact%d" % n: n}} for n in range(tasks)]}]
+        path = os.path.join(work, "play.yml")
+        with open(path, "w", encoding="utf-8") as handle:
+            yaml.safe_dump(play, handle)
+        config = os.path.join(work, "ansible.cfg")
+        with open(config, "w", encoding="utf-8") as handle:
+            handle.write("[defaults]\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), path, "-i", "localhost,",
+                        "-c", "local"], cwd=work, env=dict(env, ANSIBLE_CONFIG=config), capture_output=True,
+                       check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return loop, after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def mutating(emu):
     return [e for e in emu.requests if e["method"] != "GET" and e.get("changed", True) and not (
         e["method_id"] or "").endswith(("getIamPolicy", "testIamPermissions", "batchGet", "get", "list"))]
@@ -286,6 +316,7 @@ def main(argv=None):
                         "no-op re-run's to DIR/timeline-N.rerun.jsonl, and print where their wall time went: each "
                         "play, the longest task results, and the tasks that took longest summed over the hosts")
     args = parser.parse_args(argv)
+    loop, trivial = calibrate()
     rows = [bench(int(n), args.scale, not args.no_sequential, args.dataplane_scale, args.timeline)
             for n in args.regions.split(",")]
     header = ("regions", "wall s", "codelab order, measured s", "critical path s", "codelab order s",
@@ -294,6 +325,8 @@ def main(argv=None):
     print("latency scale %s (1 = the seeds' durations: critical path %.0f s, codelab order %.0f s), data-plane scale %s"
           % (args.scale, rows[0]["critical_path"] / args.scale, rows[0]["codelab_order"] / args.scale,
              args.dataplane_scale))
+    print("this machine today: %.2f CPU-s for 10**7 additions in Python, %.1f CPU-s for 200 set_fact tasks of "
+          "ansible-playbook (compare with the README's figures before comparing the tables)" % (loop, trivial))
     print(" | ".join(header))
     print(" | ".join(["---"] * len(header)))
     for row in rows:
@@ -314,7 +347,8 @@ def main(argv=None):
           "plane's own work, included in re-run CPU-s (machine).")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({"scale": args.scale, "dataplane_scale": args.dataplane_scale, "rows": rows}, handle, indent=2)
+            json.dump({"scale": args.scale, "dataplane_scale": args.dataplane_scale, "rows": rows,
+                       "calibration": {"python_loop_cpu": loop, "set_fact_200_cpu": trivial}}, handle, indent=2)
 
 
 if __name__ == "__main__":
