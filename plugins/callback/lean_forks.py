@@ -37,12 +37,8 @@ options:
 import gc
 import os
 
+from ansible.plugins import loader
 from ansible.plugins.callback import CallbackBase
-
-try:
-    from ansible.plugins import loader
-except ImportError:  # pragma: no cover
-    loader = None
 
 # The plugins nearly every task of the collection's playbooks loads (by the name a task gives it): the interpreter
 # and module_defaults lookups, the manifests' template lookup, the action plugins of its kinds of task.
@@ -114,11 +110,9 @@ def collection_names(kind):
 def preload():
     """Load the plugins of PLUGINS, and the collection's filters, in this (the controller's) process; best effort:
     a plugin that does not load here loads in the worker as it would have."""
-    if loader is None:
-        return
     wanted = dict(PLUGINS, filter_loader=PLUGINS["filter_loader"] + tuple(collection_names("filter")))
     for name, plugins in wanted.items():
-        plugin_loader = getattr(loader, name, None)
+        plugin_loader = getattr(loader, name)
         for plugin in plugins:
             try:
                 plugin_loader.get_with_context(plugin, class_only=True)
