@@ -100,13 +100,27 @@ run_lint() {
   rm -rf "$docs"
 }
 
-timed() {  # timed NAME COMMAND...: run a part, remember its outcome and duration for the closing lines
-  local name=$1 start rc=0
+# The CPU time (clock ticks) of this shell's waited-for descendants: a part's CPU-seconds are the
+# difference. Daemons a part leaves to init (a module host, a detached emulator) are not counted.
+# Sets child_ticks (no command substitution: that would read a subshell's own).
+read_child_ticks() {
+  local stat
+  read -r stat </proc/$BASHPID/stat
+  read -r -a stat <<<"${stat##*) }"
+  child_ticks=$(( stat[13] + stat[14] ))
+}
+
+timed() {  # timed NAME COMMAND...: run a part, remember its outcome, duration and CPU time for the closing lines
+  local name=$1 start rc=0 ticks
   shift
   echo "== $name"
   start=$(date +%s)
+  read_child_ticks
+  ticks=$child_ticks
   "$@" || rc=$?
-  summary="${summary}== $(printf '%-9s' "$name") $([ "$rc" -eq 0 ] && echo ok || echo FAILED) in $(( $(date +%s) - start )) s"$'\n'
+  read_child_ticks
+  ticks=$(( child_ticks - ticks ))
+  summary="${summary}== $(printf '%-9s' "$name") $([ "$rc" -eq 0 ] && echo ok || echo FAILED) in $(( $(date +%s) - start )) s, $(( ticks / $(getconf CLK_TCK) )) CPU-s"$'\n'
   [ "$rc" -eq 0 ] || status=1
 }
 
@@ -191,7 +205,8 @@ PARTS
     # last, so that the tail of a CI log says which part failed and how long each took
     cat tests/output/lane-b.log.summary tests/output/lane-c.log.summary
     printf '%s' "$summary"
-    echo "== test suite: $([ $status -eq 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - started )) s"
+    read_child_ticks
+    echo "== test suite: $([ $status -eq 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - started )) s, $(( child_ticks / $(getconf CLK_TCK) )) CPU-s"
     exit $status ;;
   *) echo "usage: scripts/test.sh [all|check|unit|integration|molecule|lint|sanity|minver]" >&2; exit 2 ;;
 esac
