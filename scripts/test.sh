@@ -66,13 +66,16 @@ run_minver() {
   if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     rm -rf "$venv"
     python -m venv "$venv"
+    # uv where setup installed it (see scripts/setup.sh), else pip
+    local install=("$venv/bin/python" -m pip install --quiet)
+    if command -v uv >/dev/null 2>&1; then install=(uv pip install --python "$venv/bin/python" --quiet); fi
     # the test tools at the suite's versions (tests/requirements-dev.txt), the collection's requirements at
     # their minimum
     # shellcheck disable=SC2046
-    PIP_NO_COMPILE=1 "$venv/bin/python" -m pip install --quiet -r requirements.txt -c tests/requirements-min.txt \
+    PIP_NO_COMPILE=1 "${install[@]}" -r requirements.txt -c tests/requirements-min.txt \
       $(grep -E '^(ansible-core|pytest|jsonschema|google-api-python-client|kubernetes-validate|cryptography)==' \
         tests/requirements-dev.txt) || return 1
-    PIP_NO_COMPILE=1 "$venv/bin/python" -m pip install --quiet --no-deps "$MIN_COLLECTIONS" || return 1
+    PIP_NO_COMPILE=1 "${install[@]}" --no-deps "$MIN_COLLECTIONS" || return 1
     echo "$want" >"$stamp"
   fi
   "$venv/bin/python" -m pip list 2>/dev/null | grep -E '^(google-|kubernetes |requests |protobuf )' | tr -s ' ' | paste -sd' '
@@ -154,17 +157,20 @@ case "$part" in
     rm -rf "$snapshots" tests/output/lane-*.log tests/output/lane-*.log.summary
     use_snapshot=yes
     mkdir -p tests/output
-    # Three lanes on two cores (much of each lane waits for emulated operations and health checks).
-    # A: the shared platform (test_site.py deploys it once and saves it), then the Molecule scenarios of
-    # the Kubernetes-side roles, which start from it, then the preflight's and AWX's playbook tests. B: lint, sanity, the unit and module tests, the
-    # Molecule scenarios of the Google-side roles, then the module tests at the minimum versions. C: the other playbook tests (their own deployments),
-    # then the operations playbooks on the saved platform (test_site_operations.py waits for it). The
-    # output of B and C is printed when A is done.
+    # Four lanes on two cores: each lane spends about half its time waiting (for emulated operations,
+    # health checks and the time windows of the drills); the suite used 1217 CPU-s in 860 s of three lanes
+    # on 2026-12-03, 71 % of the two cores. A: the shared platform (test_site.py deploys it once and
+    # saves it), then the Molecule scenarios of the Kubernetes-side roles, which start from it, then the
+    # preflight's and AWX's playbook tests. B: lint, the unit and module tests, then the module tests at
+    # the minimum versions. C: the operations playbooks on the saved platform (test_site_operations.py
+    # waits for it). D: the other playbook tests (their own deployments), the Molecule scenarios of the
+    # Google-side roles, then sanity. The output of B, C and D is printed when A is done.
     google_side=() kube_side=()
     for scenario in extensions/molecule/*/molecule.yml; do
       name=$(basename "$(dirname "$scenario")")
       if grep -q molecule_stack_from "$scenario"; then kube_side+=("$name"); else google_side+=("$name"); fi
     done
+    lanes=()
     lane() {  # lane NAME: run the lane's parts (from stdin, one per line) in the background, output to a log
       local log=tests/output/lane-$1.log lines
       mapfile -t lines
@@ -176,35 +182,43 @@ case "$part" in
         printf '%s' "$summary" >"$log.summary"
         exit $status
       ) >"$log" 2>&1 &
+      lanes+=("$1:$!")
     }
     playbook_tests=tests/integration/playbooks
     lane b <<PARTS
 lint run_lint
 pytest run_pytest tests/unit tests/integration --ignore $playbook_tests
-molecule-b run_molecule ${google_side[*]}
 minver run_minver
 PARTS
-    lane_b=$!
     lane c <<PARTS
-playbooks run_pytest $playbook_tests --ignore $playbook_tests/test_site.py --ignore $playbook_tests/test_site_operations.py --ignore $playbook_tests/test_awx.py --ignore $playbook_tests/test_operations.py
 operations env GKE_INFERENCE_SNAPSHOT_DIR=$snapshots python -m pytest -q -p no:cacheprovider --durations=12 $playbook_tests/test_site_operations.py
 PARTS
-    lane_c=$!
-    timed platform env GKE_INFERENCE_SNAPSHOT_DIR="$snapshots" python -m pytest -q -p no:cacheprovider --durations=12 \
-      $playbook_tests/test_site.py
-    timed molecule-a run_molecule "${kube_side[@]}"
-    timed preflight-awx run_pytest $playbook_tests/test_operations.py $playbook_tests/test_awx.py
-    # here rather than in lane b, the longest (about 985 s against 680 s for this lane on 2026-12-03)
-    timed sanity scripts/sanity.sh
-    wait "$lane_b" || status=1
-    wait "$lane_c" || status=1
-    for name in b c; do
-      echo "== lane $name (run beside the above)"
-      cat "tests/output/lane-$name.log"
+    lane d <<PARTS
+playbooks run_pytest $playbook_tests --ignore $playbook_tests/test_site.py --ignore $playbook_tests/test_site_operations.py --ignore $playbook_tests/test_awx.py --ignore $playbook_tests/test_operations.py
+molecule-b run_molecule ${google_side[*]}
+sanity scripts/sanity.sh
+PARTS
+    # lane A in the foreground, in a subshell of its own: the lanes' CPU time counts where they end, not in a
+    # part of A that happens to be running then
+    (
+      timed platform env GKE_INFERENCE_SNAPSHOT_DIR="$snapshots" python -m pytest -q -p no:cacheprovider --durations=12 \
+        $playbook_tests/test_site.py
+      timed molecule-a run_molecule "${kube_side[@]}"
+      timed preflight-awx run_pytest $playbook_tests/test_operations.py $playbook_tests/test_awx.py
+      printf '%s' "$summary" >tests/output/lane-a.log.summary
+      exit $status
+    ) || status=1
+    for entry in "${lanes[@]}"; do
+      wait "${entry#*:}" || status=1
+    done
+    for entry in "${lanes[@]}"; do
+      echo "== lane ${entry%%:*} (run beside the above)"
+      cat "tests/output/lane-${entry%%:*}.log"
     done
     # last, so that the tail of a CI log says which part failed and how long each took
-    cat tests/output/lane-b.log.summary tests/output/lane-c.log.summary
-    printf '%s' "$summary"
+    for entry in a "${lanes[@]}"; do
+      cat "tests/output/lane-${entry%%:*}.log.summary"
+    done
     read_child_ticks
     echo "== test suite: $([ $status -eq 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - started )) s, $(( child_ticks / $(getconf CLK_TCK) )) CPU-s"
     exit $status ;;
