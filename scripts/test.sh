@@ -157,14 +157,15 @@ case "$part" in
     rm -rf "$snapshots" tests/output/lane-*.log tests/output/lane-*.log.summary
     use_snapshot=yes
     mkdir -p tests/output
-    # Four lanes on two cores: each lane spends about half its time waiting (for emulated operations,
-    # health checks and the time windows of the drills); the suite used 1217 CPU-s in 860 s of three lanes
-    # on 2026-12-03, 71 % of the two cores. A: the shared platform (test_site.py deploys it once and
-    # saves it), then the Molecule scenarios of the Kubernetes-side roles, which start from it, then the
-    # preflight's and AWX's playbook tests. B: lint, the unit and module tests, then the module tests at
-    # the minimum versions. C: the operations playbooks on the saved platform (test_site_operations.py
-    # waits for it). D: the other playbook tests (their own deployments), the Molecule scenarios of the
-    # Google-side roles, then sanity. The output of B, C and D is printed when A is done.
+    # Three lanes on two cores: much of each lane waits (for emulated operations, health checks and the time
+    # windows of the drills). On 2026-12-03 the suite used 1217 CPU-s in 860 s of three lanes; four lanes
+    # used 2021 CPU-s in 1337 s: on this machine, CPU time grows with the number of busy processes. A: the
+    # shared platform (test_site.py deploys it once and saves it), then the Molecule scenarios of the
+    # Kubernetes-side roles, which start from it, then the preflight's and AWX's playbook tests, then sanity.
+    # B: lint, the unit and module tests, the Molecule scenarios of the Google-side roles, then the module
+    # tests at the minimum versions. C: the other playbook tests (their own deployments), then the
+    # operations playbooks on the saved platform (test_site_operations.py waits for it). The output of B
+    # and C is printed when A is done.
     google_side=() kube_side=()
     for scenario in extensions/molecule/*/molecule.yml; do
       name=$(basename "$(dirname "$scenario")")
@@ -188,15 +189,12 @@ case "$part" in
     lane b <<PARTS
 lint run_lint
 pytest run_pytest tests/unit tests/integration --ignore $playbook_tests
+molecule-b run_molecule ${google_side[*]}
 minver run_minver
 PARTS
     lane c <<PARTS
-operations env GKE_INFERENCE_SNAPSHOT_DIR=$snapshots python -m pytest -q -p no:cacheprovider --durations=12 $playbook_tests/test_site_operations.py
-PARTS
-    lane d <<PARTS
 playbooks run_pytest $playbook_tests --ignore $playbook_tests/test_site.py --ignore $playbook_tests/test_site_operations.py --ignore $playbook_tests/test_awx.py --ignore $playbook_tests/test_operations.py
-molecule-b run_molecule ${google_side[*]}
-sanity scripts/sanity.sh
+operations env GKE_INFERENCE_SNAPSHOT_DIR=$snapshots python -m pytest -q -p no:cacheprovider --durations=12 $playbook_tests/test_site_operations.py
 PARTS
     # lane A in the foreground, in a subshell of its own: the lanes' CPU time counts where they end, not in a
     # part of A that happens to be running then
@@ -205,6 +203,7 @@ PARTS
         $playbook_tests/test_site.py
       timed molecule-a run_molecule "${kube_side[@]}"
       timed preflight-awx run_pytest $playbook_tests/test_operations.py $playbook_tests/test_awx.py
+      timed sanity scripts/sanity.sh
       printf '%s' "$summary" >tests/output/lane-a.log.summary
       exit $status
     ) || status=1
