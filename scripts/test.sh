@@ -161,8 +161,8 @@ case "$part" in
     mkdir -p tests/output
     # Three lanes on two cores, and a light fourth: much of each lane waits (for emulated operations, health
     # checks and the time windows of the drills). On 2026-12-03 the suite used 1217 CPU-s in 860 s of three
-    # lanes; four heavy lanes used 2021 CPU-s in 1337 s: on this machine, CPU time grows with the number of
-    # busy processes. A: the shared platform (test_site.py deploys it once and saves it), then the Molecule
+    # lanes; four heavy lanes used 2021 CPU-s in 1337 s (with a virtualenv that had no byte-code, which
+    # overstates it; see tests/README.md). A: the shared platform (test_site.py deploys it once and saves it), then the Molecule
     # scenarios of the Kubernetes-side roles, which start from it, then the preflight's and AWX's playbook
     # tests, then sanity. B: lint, the unit and module tests, then the Molecule scenarios of the Google-side
     # roles. C: the other playbook tests (their own deployments), then the operations playbooks on the saved
