@@ -13,10 +13,12 @@ git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' 
   [ -e "$f" ] && printf '%s\0' "$f"
 done | xargs -0 cp --parents -t "$dest"
 # ansible-test bootstraps pip in each of its virtualenvs with a get-pip script it downloads from a
-# host outside the package registries. Give it a stand-in of our own: the checkout's pip installs the
-# requested pip into the new virtualenv (pip --python), without byte-compiling, which takes 2 s
-# where ensurepip and a pip upgrade took 8 s per virtualenv. PIP_NO_COMPILE does the same for the
-# test requirements ansible-test installs next (Python compiles what it imports, when it imports it).
+# host outside the package registries. Give it a stand-in of our own, which installs the requested pip
+# into the new virtualenv with the checkout's uv (or, without it, the checkout's pip, with --python).
+# ansible-test runs it with an environment of its own (the variables it knows of, not ours), so the
+# stand-in names the tools itself. Measured on 2026-12-03: ensurepip and a pip upgrade (what ran before,
+# when the stand-in still read an environment variable that ansible-test drops) took about 7 CPU-s per
+# virtualenv, and a cold run of the sanity tests (no virtualenv cached) creates eleven.
 pip_version=$("$VENV/bin/python" - <<'PY'
 import inspect, re
 from ansible_test._internal import python_requirements
@@ -27,22 +29,26 @@ PY
 if [ -n "$pip_version" ]; then
   cache="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
   mkdir -p "$(dirname "$cache")"
-  cat > "$cache" <<'PY'
-"""Stand-in for get-pip.py (written by scripts/sanity.sh): install the requested pip from PyPI."""
+  {
+    echo '"""Stand-in for get-pip.py (written by scripts/sanity.sh): install the requested pip from PyPI."""'
+    echo "UV = $(printf '%s' "$venv/bin/uv" | "$venv/bin/python" -c 'import sys; print(repr(sys.stdin.read()))')"
+    echo "HOST = $(printf '%s' "$venv/bin/python" | "$venv/bin/python" -c 'import sys; print(repr(sys.stdin.read()))')"
+    cat <<'PY'
 import os
 import subprocess
 import sys
 
 args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
-host = os.environ.get("GKE_INFERENCE_SANITY_PIP_PYTHON")
-if host:
-    subprocess.check_call([host, "-m", "pip", "--python", sys.executable, "install", "--no-compile"] + args)
-else:
-    subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"])
-    subprocess.check_call([sys.executable, "-m", "pip", "install"] + args)
+for tool, command in ((UV, [UV, "pip", "install", "--quiet", "--system-certs", "--python", sys.executable]),
+                      (HOST, [HOST, "-m", "pip", "--python", sys.executable, "install", "--no-compile"])):
+    if os.access(tool, os.X_OK) and subprocess.call(command + args) == 0:
+        sys.exit(0)
+subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"])
+subprocess.check_call([sys.executable, "-m", "pip", "install"] + args)
 PY
+  } >"$cache.new"
+  mv "$cache.new" "$cache"
 fi
-export GKE_INFERENCE_SANITY_PIP_PYTHON="$venv/bin/python" PIP_NO_COMPILE=1
 cd "$dest"
 # ansible-test lists the collection's files with git when it is a repository
 git init -q && git add -A >/dev/null
