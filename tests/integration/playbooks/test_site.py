@@ -202,6 +202,7 @@ def test_the_workflow_steps_under_awx(platform, tmp_path, monkeypatch):
     drift, out = awx_run(gcp, tmp_path, monkeypatch, "playbooks/drift.yml", cmdline="--check --diff", ident="drift")
     artifacts = [e["event_data"].get("artifact_data") for e in drift.events if e.get("event") == "playbook_on_stats"]
     assert artifacts and artifacts[-1]["gke_inference_drift"]["differences"] == [], artifacts
+    assert "No drift: the live project matches the inventory." in out, out[-3000:]
     # the drift check writes its report on the controller (changed there), and changes nothing of the platform
     assert not preflight.stats["changed"] and not verify.stats["changed"]
     assert gcp.requests(mutating=True) == []

@@ -2,6 +2,8 @@
 order, region count and accelerator profile; check mode on an empty project; inventories that must be
 refused before anything is created)."""
 
+import getpass
+import os
 import re
 import time
 
@@ -145,11 +147,18 @@ def test_config_cluster_not_in_inventory(gcp, tmp_path):
 def test_a_node_pool_stockout_stops_the_run_before_the_gateway_and_the_model_servers(gcp, tmp_path):
     """A pool created in the background that hits a stockout fails the run at the next play (or the fleet step),
     with the module's advice, instead of when the workload play collects the pool: the gateway and the model
-    servers are never created."""
+    servers are never created.
+
+    The run has a HOME that is not the user's home in /etc/passwd, as in execution environments that set HOME
+    (ansible-runner's image did; ansible/ansible#81805): the background pool's job must still be found."""
     gcp.fault("container.projects.locations.clusters.nodePools.create", stall_seconds=36000, condition={
         "code": "GCE_STOCKOUT", "message": "[GCE_STOCKOUT] The zone does not have enough resources available to "
                                            "fulfill the request."})
-    code, out = playbook(gcp, local_inventory(tmp_path, gcp))
+    home = tmp_path / "home"
+    home.mkdir()
+    assert str(home) != os.path.expanduser("~" + getpass.getuser())
+    code, out = playbook(gcp, local_inventory(tmp_path, gcp), env={"HOME": str(home)})
+    assert "could not find job" not in out, failed(out)
     assert code != 0 and "has no capacity for ct6e-standard-4t" in out, out[-3000:]
     assert "Stop now if the region's node pool has already failed" in out
     for kube in gcp.emu.kube.values():
