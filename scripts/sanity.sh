@@ -31,8 +31,7 @@ if [ -n "$pip_version" ]; then
   mkdir -p "$(dirname "$cache")"
   {
     echo '"""Stand-in for get-pip.py (written by scripts/sanity.sh): install the requested pip from PyPI."""'
-    echo "UV = $(printf '%s' "$venv/bin/uv" | "$venv/bin/python" -c 'import sys; print(repr(sys.stdin.read()))')"
-    echo "HOST = $(printf '%s' "$venv/bin/python" | "$venv/bin/python" -c 'import sys; print(repr(sys.stdin.read()))')"
+    "$venv/bin/python" -c 'import sys; print("UV = %r\nHOST = %r" % tuple(sys.argv[1:]))' "$venv/bin/uv" "$venv/bin/python"
     cat <<'PY'
 import os
 import subprocess

@@ -105,9 +105,6 @@ run_lint() {
   rm -rf "$docs"
 }
 
-# The CPU time (clock ticks) of this shell's waited-for descendants: a part's CPU-seconds are the
-# difference. Daemons a part leaves to init (a module host, a detached emulator) are not counted.
-# Sets child_ticks (no command substitution: that would read a subshell's own).
 # The machine's busy and stolen clock ticks since boot (/proc/stat): the suite's closing line reports how busy the
 # two cores were over its run, which also counts what the part lines cannot (module hosts, detached emulators).
 # Sets machine_busy and machine_steal.
@@ -117,6 +114,9 @@ read_machine_ticks() {
   machine_busy=$(( user + nice + system + irq + softirq )) machine_steal=$steal
 }
 
+# The CPU time (clock ticks) of this shell's waited-for descendants: a part's CPU-seconds are the
+# difference. Daemons a part leaves to init (a module host, a detached emulator) are not counted.
+# Sets child_ticks (no command substitution: that would read a subshell's own).
 read_child_ticks() {
   local stat
   read -r stat </proc/$BASHPID/stat
