@@ -15,6 +15,10 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 LAUNCHER = "{{ lookup('gke_inference.multicluster.module_host') }}"
+# The test hosts' idle time (GKE_INFERENCE_TURBO_IDLE): longer than the gap between two tasks on a crowded machine
+# (with 2 s, a host once ended between the collection's modules and ansible.builtin.command's, which then ran on
+# its own), short enough to watch the host end.
+IDLE = 10
 
 
 def play(gcp, tmp_path):
@@ -48,7 +52,7 @@ def run(path, turbo, tmp, pipelining="False"):
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), GKE_INFERENCE_TURBO=turbo,
                ANSIBLE_PIPELINING=pipelining,
                ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"), TMPDIR=str(tmp),
-               GKE_INFERENCE_TURBO_IDLE="2")  # a host of this test's own (its TMPDIR), ended soon after
+               GKE_INFERENCE_TURBO_IDLE=str(IDLE))  # a host of this test's own (its TMPDIR), ended soon after
     proc = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), path, "-i",
                              "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + LAUNCHER],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -96,7 +100,7 @@ def test_modules_in_the_host_answer_as_plain_modules(gcp, tmp_path):
     assert plain["missing"]["failed"] is True or plain["missing"].get("exists") is False
     assert plain["network"]["changed"] is True and plain["network"]["diff"]
     # The host ends once no module came for GKE_INFERENCE_TURBO_IDLE seconds, and takes its socket with it.
-    deadline = time.time() + 15
+    deadline = time.time() + IDLE + 15
     while time.time() < deadline and any(os.path.exists(s) for s in sockets):
         time.sleep(0.1)
     assert not any(os.path.exists(s) for s in sockets)
@@ -152,7 +156,7 @@ def test_the_lookup_starts_the_host_ahead_of_the_first_module(tmp_path):
             seen = bool(glob.glob(os.path.join(folder, "host-*.sock")))
             time.sleep(0.1)
         assert seen == expected, (turbo, out)
-    deadline = time.time() + 20  # idle for GKE_INFERENCE_TURBO_IDLE (2 s): it ends and removes its socket
+    deadline = time.time() + IDLE + 20  # idle for GKE_INFERENCE_TURBO_IDLE: it ends and removes its socket
     while time.time() < deadline and glob.glob(os.path.join(folder, "host-*.sock")):
         time.sleep(0.1)
     assert not glob.glob(os.path.join(folder, "host-*.sock"))
