@@ -23,8 +23,10 @@ description:
   - The script may be a file or, with pipelining (C(ansible_pipelining), which the collection's inventories
     turn on), the launcher's stdin.
   - With C(GKE_INFERENCE_TURBO=0) in the controller's environment it returns the controller's Python itself.
-  - The launcher is written to a folder only this user can enter, under the system's temporary directory, and
-    starts with the controller's Python as its C(#!) line (kernels limit that line to 127 characters or more).
+  - The launcher is written to a folder only this user can enter, under the system's temporary directory, with
+    C(turbo.py) compiled beside it (the launcher starts before every module, and Python keeps no byte-code where
+    E(PYTHONDONTWRITEBYTECODE) is set). It starts with the controller's Python as its C(#!) line (kernels limit
+    that line to 127 characters or more).
 options:
   start:
     description:
@@ -57,6 +59,7 @@ _raw:
 
 import glob
 import importlib.util
+import marshal
 import os
 import sys
 import tempfile
@@ -70,40 +73,68 @@ TURBO = os.path.join(os.path.dirname(HERE), "module_utils", "turbo.py")
 HEAVY = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(os.path.dirname(HERE), "modules", "*.py"))
                if not os.path.basename(p).startswith("_")) + ["k8s*", "helm*"]
 
+
+def _load_turbo():
+    """plugins/module_utils/turbo.py (module_utils are not importable on the controller), loaded with this plugin:
+    once in the controller, whose task workers inherit it."""
+    if not os.path.isfile(TURBO):
+        return None
+    spec = importlib.util.spec_from_file_location("_gke_inference_turbo", TURBO)
+    turbo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(turbo)
+    return turbo
+
+
+TURBO_MODULE = _load_turbo()
+# It runs before every module: it loads turbo.py as the lookup compiled it (beside the launcher; Python writes no
+# byte-code where PYTHONDONTWRITEBYTECODE is set, as on many CI machines), without importlib's own imports.
 LAUNCHER = '''#!%(python)s
 # Written by the lookup gke_inference.multicluster.module_host: runs an AnsiballZ script in the module host
-import importlib.util
+import marshal
 import sys
 
-spec = importlib.util.spec_from_file_location("_gke_inference_turbo", %(turbo)r)
-turbo = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(turbo)
-turbo.launch(sys.argv, heavy=%(heavy)r)
+turbo = type(sys)("_gke_inference_turbo")
+turbo.__file__ = %(turbo)r
+try:
+    with open(%(code)r, "rb") as handle:
+        code = marshal.loads(handle.read())
+except (OSError, EOFError, ValueError, TypeError):  # removed since then: compiled from the source
+    with open(turbo.__file__, "rb") as handle:
+        code = compile(handle.read(), turbo.__file__, "exec")
+exec(code, turbo.__dict__)
+turbo.launch(sys.argv, heavy=%(heavy)r, folder=%(folder)r)
 '''
+
+
+def _write(folder, name, data, mode):
+    """Write a file of the private folder at once (a temporary file renamed), unless it is there already."""
+    path = os.path.join(folder, name)
+    if not os.path.exists(path):
+        handle, temp = tempfile.mkstemp(dir=folder, prefix=".launcher-")
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.chmod(temp, mode)
+        os.rename(temp, path)
+    return path
 
 
 def launcher_path():
     """Write the launcher for this controller's Python (when it is not there yet) and return its path."""
     if os.environ.get("GKE_INFERENCE_TURBO", "1").strip().lower() in ("0", "false", "no", "off") \
-            or not os.path.isdir("/proc/self") or not os.path.isfile(TURBO):
+            or not os.path.isdir("/proc/self") or TURBO_MODULE is None:
         return sys.executable
     if len(sys.executable) > 120 or any(c.isspace() for c in sys.executable):
         return sys.executable  # not a path every kernel takes on a #! line
     try:
-        folder = os.path.join(tempfile.gettempdir(), "gke-inference-turbo-%d" % os.getuid())
-        if not os.path.isdir(folder):
-            os.makedirs(folder, 0o700, exist_ok=True)  # several runs may start at once
-        info = os.stat(folder)
-        if info.st_uid != os.getuid() or info.st_mode & 0o077:
+        folder = TURBO_MODULE.private_folder()
+        if folder is None:
             return sys.executable  # not a folder only we can enter
-        text = LAUNCHER % {"python": sys.executable, "turbo": TURBO, "heavy": HEAVY}
-        path = os.path.join(folder, "python-%08x" % zlib.crc32(text.encode()))
-        if not os.path.exists(path):
-            handle, temp = tempfile.mkstemp(dir=folder, prefix=".launcher-")
-            with os.fdopen(handle, "w") as out:
-                out.write(text)
-            os.chmod(temp, 0o700)
-            os.rename(temp, path)
+        with open(TURBO, "rb") as handle:
+            source = handle.read()
+        code = _write(folder, "turbo-%08x-%s.code" % (zlib.crc32(source), sys.implementation.cache_tag),
+                      marshal.dumps(compile(source, TURBO, "exec")), 0o600)
+        text = LAUNCHER % {"python": sys.executable, "turbo": TURBO, "code": code, "heavy": HEAVY, "folder": folder}
+        path = _write(folder, "python-%08x" % zlib.crc32(text.encode()), text.encode(), 0o700)
     except OSError:
         return sys.executable  # no launcher: modules run in their own process, as without it
     return path
@@ -111,13 +142,10 @@ def launcher_path():
 
 def start_host():
     """Start the module host in the background (plugins/module_utils/turbo.py's prestart); False when it was not."""
-    if not os.path.isfile(TURBO):
+    if TURBO_MODULE is None:
         return False
-    spec = importlib.util.spec_from_file_location("_gke_inference_turbo", TURBO)
-    turbo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(turbo)
     try:
-        return turbo.prestart()
+        return TURBO_MODULE.prestart()
     except OSError:
         return False  # modules start it themselves, as without this
 

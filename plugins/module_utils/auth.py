@@ -12,8 +12,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import json
 import os
+
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.turbo import private_folder
 
 AUTH_KINDS = ("application", "serviceaccount", "accesstoken", "machineaccount")
 DEFAULT_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
@@ -66,6 +69,48 @@ def _service_account_info(params):
         raise CredentialsError("service_account_file: %s is not a JSON service-account key." % path)
 
 
+def _checked_signer(info):
+    """The signer of a service-account key, or None: then google-auth makes it as usual.
+
+    cryptography checks an RSA key's consistency each time it loads one, about 50 ms of CPU in every module call
+    (twice the rest of a no-op call's work in the module host). Once a key has passed that check, a file named
+    after the SHA-256 of its exact bytes is left in a folder only this user can enter (``private_folder``); a key
+    with the same bytes is loaded without the check again (cryptography's ``unsafe_skip_rsa_key_validation``,
+    which is meant for keys known to be valid). The key itself is never written anywhere."""
+    from google.oauth2 import service_account
+
+    pem = info.get("private_key")
+    if not isinstance(pem, str) or not info.get("client_email") or not info.get("token_uri") \
+            or not hasattr(service_account.Credentials, "_from_signer_and_info"):
+        return None  # google-auth's own path, with its own errors
+    try:
+        from cryptography.hazmat.primitives import serialization
+        from google.auth import crypt
+    except ImportError:
+        return None
+    data = pem.encode("utf-8")
+    try:
+        folder = private_folder("checked-keys")
+    except OSError:
+        folder = None
+    if folder is None:
+        return None
+    marker = os.path.join(folder, hashlib.sha256(data).hexdigest())
+    if os.path.exists(marker):
+        try:
+            key = serialization.load_pem_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
+        except TypeError:  # cryptography before 39
+            return None
+    else:
+        key = serialization.load_pem_private_key(data, password=None)  # the full check; ValueError when damaged
+        try:
+            with open(marker, "a"):
+                pass
+        except OSError:
+            pass
+    return crypt.RSASigner(key, key_id=info.get("private_key_id"))
+
+
 def keep_on_endpoint(credentials):
     """Stop google-auth's background Regional Access Boundary lookup (a call to
     iamcredentials.googleapis.com) for credentials used against an ``api_endpoint`` override, so
@@ -105,7 +150,11 @@ def get_credentials(params):
             raise CredentialsError("%s: this is not a service-account key (type is '%s'). For user credentials use "
                                    "auth_kind application." % (source, info.get("type")))
         try:
-            creds = service_account.Credentials.from_service_account_info(info, scopes=scopes)
+            signer = _checked_signer(info)
+            if signer is not None:
+                creds = service_account.Credentials._from_signer_and_info(signer, info, scopes=scopes)
+            else:
+                creds = service_account.Credentials.from_service_account_info(info, scopes=scopes)
         except (ValueError, KeyError) as exc:
             raise CredentialsError("%s: the key is incomplete or damaged (%s)." % (source, exc))
         return creds, info.get("project_id")

@@ -28,6 +28,11 @@ ansible-doc, AWX, check and diff mode see no difference.
   come up within 30 seconds, or dies, is given up on: those modules run in their own process.
 - The host freezes what it loaded (``gc.freeze``) before it forks, so that a fork's garbage collections
   neither walk the libraries' objects nor copy their pages.
+- A payload's sources (the module and its collections' module_utils, which zipimport compiles on every import)
+  are compiled once: the code is kept in the host's folder (``code``), named after the SHA-256 of the source's
+  bytes and the interpreter's byte-code magic, and loaded from there by the next fork that imports the same
+  source. At more than 4000 files the host empties it when it starts.
+- The launcher imports only what a module handed to a running host needs (a fifth of its former start-up).
 - The socket is in a directory only this user can enter, mode 0600. The arguments cross it (they
   can hold credentials) and are never logged: the host writes nothing but its own failures.
 - Anything that goes wrong before the fork (no host, a refused connection) falls back to running
@@ -38,30 +43,25 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
-import fnmatch
-import json
+import marshal
 import os
-import re
-import socket
-import struct
-import subprocess
 import sys
-import tempfile
-import time
-import zlib
+
+# The launcher (launch()) runs before every module of a run: only what a module handed to a running host needs is
+# imported up front (os, sys and marshal are loaded with the interpreter); the rest where it is used.
+# pylint: disable=import-outside-toplevel
 
 ENV_SWITCH = "GKE_INFERENCE_TURBO"
 ENV_CHILD = "_GKE_INFERENCE_TURBO_CHILD"
 CONTROLLERS = ("ansible-playbook", "ansible")
 START_TIMEOUT = 30.0
-# The module's name in a pipelined AnsiballZ script (ansible-core writes its arguments one per line)
-PIPELINED = re.compile(rb"\nansible_module='([A-Za-z0-9_.]+)',\n")
+# Where the module's name is in a pipelined AnsiballZ script (ansible-core writes its arguments one per line)
+PIPELINED = b"\nansible_module='"
 
 # The host's program: standard library only, so that it needs nothing from a payload that is gone
 # once the module that started it exits. argv: socket path, controller pid (0: none), idle seconds.
 HOST = r'''
-import base64, importlib, json, os, signal, socket, struct, sys, tempfile, time
+import importlib, marshal, os, signal, socket, struct, sys, tempfile, time
 sys.path = [p for p in sys.path if p and not p.endswith(".zip") and os.path.isdir(p)]
 PRELOAD = ("google.auth", "google.auth.transport.requests", "google.oauth2.service_account",
            "google.api_core.exceptions", "google.api_core.client_options", "google.api_core.gapic_v1",
@@ -82,6 +82,58 @@ try:  # ansible-core's module_utils as installed with this interpreter, used whe
 except Exception:
     ANSIBLE = None
 path, controller, idle, starting = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+
+
+def cache_compiled_sources(folder, keep=4000):
+    """A module's payload is a zip of sources (the module, its collections' module_utils), which zipimport compiles
+    on every import, twice in Python 3.11 (get_filename, then get_code): about 35 ms of a fork's CPU. The code
+    compiled from a source is kept in ``folder`` (this user's only), named after the SHA-256 of the interpreter's
+    bytecode magic and the source's bytes; a fork that imports the same source loads it from there. Only what
+    zipimport would compile from exactly those bytes is ever loaded; the file name in the code is the payload's."""
+    import _imp, hashlib, importlib.util, marshal, zipimport
+    original = getattr(zipimport, "_compile_source", None)
+    if original is None or not hasattr(_imp, "_fix_co_filename"):
+        return
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        pass
+    info = os.stat(folder)
+    if info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return
+    names = os.listdir(folder)
+    if len(names) > keep:  # many releases' worth: start again
+        for name in names:
+            try:
+                os.unlink(os.path.join(folder, name))
+            except OSError:
+                pass
+    magic, compiled = importlib.util.MAGIC_NUMBER, {}
+
+    def compile_source(pathname, source):
+        key = hashlib.sha256(magic + bytes(source)).hexdigest()
+        code = compiled.get(key)
+        if code is None:
+            try:
+                with open(os.path.join(folder, key), "rb") as handle:
+                    code = marshal.loads(handle.read())
+            except (OSError, EOFError, ValueError, TypeError):
+                code = original(pathname, source)
+                try:
+                    handle, temp = tempfile.mkstemp(dir=folder, prefix=".code-")
+                    with os.fdopen(handle, "wb") as out:
+                        out.write(marshal.dumps(code))
+                    os.replace(temp, os.path.join(folder, key))
+                except (OSError, ValueError):
+                    pass
+            compiled[key] = code
+        _imp._fix_co_filename(code, pathname)
+        return code
+
+    zipimport._compile_source = compile_source
+
+
+cache_compiled_sources(os.path.join(os.path.dirname(path), "code"))
 # The libraries' objects are moved out of the cyclic garbage collector's reach: a fork's collections then do not
 # walk them, nor write to their pages, which the fork would have to copy (Python's gc.freeze documentation).
 import gc
@@ -101,11 +153,11 @@ def recv(conn):
         if not chunk:
             raise EOFError
         data += chunk
-    return json.loads(data)
+    return marshal.loads(data)
 
 
 def send(conn, obj):
-    data = json.dumps(obj).encode()
+    data = marshal.dumps(obj)
     conn.sendall(struct.pack("!I", len(data)) + data)
 
 
@@ -138,10 +190,10 @@ def run(conn, req):
                 main = types.ModuleType("__main__")
                 sys.modules["__main__"] = main
                 sys.argv = [""]
-                exec(compile(base64.b64decode(req["source"]), "<stdin>", "exec"), main.__dict__)
+                exec(compile(req["source"], "<stdin>", "exec"), main.__dict__)
             else:
                 from ansible.module_utils._internal._ansiballz import _loader
-                _loader.run_module(json_params=base64.b64decode(req["params"]), profile=req["profile"],
+                _loader.run_module(json_params=req["params"], profile=req["profile"],
                                    module_fqn=req["fqn"], modlib_path=req["modlib"], extensions={})
         except SystemExit as exc:
             rc = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -156,8 +208,7 @@ def run(conn, req):
             pass
     out.seek(0)
     err.seek(0)
-    send(conn, {"rc": rc, "stdout": base64.b64encode(out.read()).decode(),
-                "stderr": base64.b64encode(err.read()).decode()})
+    send(conn, {"rc": rc, "stdout": out.read(), "stderr": err.read()})
 
 
 def alive(pid):
@@ -258,17 +309,19 @@ def _recv(conn):
         if not chunk:
             raise EOFError("the module host closed the connection")
         head += chunk
-    size, data = struct.unpack("!I", head)[0], b""
+    size, data = int.from_bytes(head, "big"), b""
     while len(data) < size:
         chunk = conn.recv(min(65536, size - len(data)))
         if not chunk:
             raise EOFError("the module host closed the connection")
         data += chunk
-    return json.loads(data)
+    return marshal.loads(data)
 
 
 def _connect(path):
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    import _socket  # the socket module's own imports cost a launcher more than the rest of its work
+
+    conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         conn.connect(path)
     except OSError:
@@ -292,6 +345,8 @@ def _wait_for_host(path, starting, host=None):
 
     Waiting costs less than running here: a module of its own would import the same libraries the host
     is importing (3 CPU-seconds for the preflight), and on a busy controller they compete for the CPU."""
+    import time
+
     deadline, host_pid = time.time() + START_TIMEOUT, None
     while time.time() < deadline:
         conn = _connect(path)
@@ -310,13 +365,34 @@ def _wait_for_host(path, starting, host=None):
     return None
 
 
-def _host_paths():
-    """(socket, starting marker) of this user's module host, or None when the folder is not one only we can enter."""
+def private_folder(*parts):
+    """This user's folder for the module host and what the collection's modules keep between runs (the launcher, the
+    host's socket, ``parts`` below it, created as needed), or None when it is not a folder only this user can enter:
+    then the caller does without it. Under the system's temporary directory (``TMPDIR``)."""
+    import tempfile
+
     folder = os.path.join(tempfile.gettempdir(), "gke-inference-turbo-%d" % os.getuid())
-    if not os.path.isdir(folder):
-        os.makedirs(folder, 0o700, exist_ok=True)  # several modules may start at once
-    info = os.stat(folder)
-    if info.st_uid != os.getuid() or info.st_mode & 0o077:
+    for part in ("",) + parts:
+        folder = os.path.join(folder, part) if part else folder
+        if not os.path.isdir(folder):
+            try:
+                os.mkdir(folder, 0o700)
+            except FileExistsError:  # several modules may start at once
+                pass
+        info = os.stat(folder)
+        if info.st_uid != os.getuid() or info.st_mode & 0o077:
+            return None
+    return folder
+
+
+def _host_paths(folder=None):
+    """(socket, starting marker) of this user's module host, or None when the folder is not one only we can enter.
+
+    ``folder``: that folder, as the launcher's lookup found it (the launcher is in it); else it is looked up."""
+    import zlib
+
+    folder = folder or private_folder()
+    if folder is None:
         return None  # not a folder only we can enter: run without the host
     # One host per user, Python and host program, shared by the runs that come while it lives
     key = "host-%08x" % zlib.crc32((sys.executable + HOST).encode())
@@ -325,6 +401,8 @@ def _host_paths():
 
 def _start_host(path, starting, marker):
     """Start the host in a session of its own; ``marker`` is the open starting file, which gets its pid."""
+    import subprocess
+
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     idle = os.environ.get("GKE_INFERENCE_TURBO_IDLE", "120")
@@ -361,12 +439,12 @@ def prestart():
     return True
 
 
-def _host_connection(controller, start=True):
+def _host_connection(controller, start=True, folder=None):
     """A connection to this run's module host, or None: then the module runs in its own process.
 
     The first module of a run finds no host: it starts one, and it and the modules that come while the
     host loads its libraries wait for it (at most START_TIMEOUT seconds, then they run on their own)."""
-    paths = _host_paths()
+    paths = _host_paths(folder)
     if paths is None:
         return None
     path, starting = paths
@@ -376,6 +454,8 @@ def _host_connection(controller, start=True):
     try:  # one module starts the host; the host removes the marker
         marker = os.open(starting, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except OSError:
+        import time
+
         try:
             if time.time() - os.stat(starting).st_mtime > START_TIMEOUT:  # a host that never came up
                 os.unlink(starting)
@@ -388,13 +468,17 @@ def _host_connection(controller, start=True):
 
 def _exchange(conn, request, what):
     """Send a request to the host, print what the module printed there and exit with its code."""
-    data = json.dumps(request).encode()
+    data = marshal.dumps(request)
     try:
-        with conn:
-            conn.sendall(struct.pack("!I", len(data)) + data)
+        try:
+            conn.sendall(len(data).to_bytes(4, "big") + data)
             answer = _recv(conn)
-    except (OSError, EOFError, ValueError) as exc:
+        finally:
+            conn.close()
+    except (OSError, EOFError, ValueError, TypeError) as exc:
         # The host may have run the module: running it again here could repeat a change. Say so instead.
+        import json
+
         sys.stdout.write(json.dumps({"failed": True, "msg": "The module host of this run (%s) failed before it "
                                      "answered: %s. Run again, or set %s=0 to run modules without it."
                                      % (what, exc, ENV_SWITCH)}))
@@ -402,14 +486,14 @@ def _exchange(conn, request, what):
         sys.exit(1)  # pylint: disable=ansible-bad-function
     for stream, name in ((sys.stdout, "stdout"), (sys.stderr, "stderr")):
         stream.flush()
-        getattr(stream, "buffer", stream).write(base64.b64decode(answer[name]))
+        getattr(stream, "buffer", stream).write(answer[name])
         stream.flush()
     sys.exit(answer["rc"])  # pylint: disable=ansible-bad-function
 
 
 def _run_source(source):
     """Run a script read from stdin in this process, as ``python -`` would have."""
-    import types  # pylint: disable=import-outside-toplevel
+    import types
 
     main = types.ModuleType("__main__")
     sys.modules["__main__"] = main
@@ -417,14 +501,27 @@ def _run_source(source):
     exec(compile(source, "<stdin>", "exec"), main.__dict__)  # pylint: disable=exec-used
 
 
-def launch(argv, heavy=()):
+def _pipelined_module(source):
+    """The module's name in a pipelined AnsiballZ script, or None when ``source`` is not one."""
+    start = source.find(PIPELINED)
+    if start < 0 or b"_ansiballz_main(" not in source:
+        return None
+    start += len(PIPELINED)
+    end = source.find(b"',\n", start, start + 200)
+    name = source[start:end] if end > start else b""
+    if not (name.isascii() and name.replace(b"_", b"a").replace(b".", b"a").isalnum()):
+        return None
+    return name.decode()
+
+
+def launch(argv, heavy=(), folder=None):
     """The interpreter the module_host lookup gives Ansible: run an AnsiballZ script in this run's module host,
     else exactly as the Python interpreter would (``argv`` is this process's ``sys.argv``).
 
     The script is a file (``argv[1]``) or, when Ansible pipelines (what the collection's inventories ask
     for), this process's stdin. A module named in ``heavy`` (whose libraries are costly to import) starts the
     host when there is none; the others use it only when it is up. Async wrappers and anything unexpected run
-    here."""
+    here. ``folder``: this user's private folder, where the launcher is (as the lookup found it)."""
     script = argv[1] if len(argv) == 2 else ""
     name = os.path.basename(script)
     usable = _enabled() and not os.environ.get(ENV_CHILD) and os.path.isdir("/proc/self")
@@ -433,15 +530,21 @@ def launch(argv, heavy=()):
         module, request = name[len("AnsiballZ_"):-3], {"script": os.path.abspath(script)}
     elif len(argv) == 1 and usable and not sys.stdin.isatty():  # pipelined: the script is on stdin
         source = sys.stdin.buffer.read()
-        found = PIPELINED.search(source)
-        if found and b"_ansiballz_main(" in source:
-            module, request = found.group(1).decode(), {"source": base64.b64encode(source).decode()}
+        module = _pipelined_module(source)
+        if module:
+            request = {"source": source}
     if request is not None and usable:
         controller = _controller_pid()
         conn = None
         if controller is not None:
             try:
-                conn = _host_connection(controller, start=any(fnmatch.fnmatchcase(module, h) for h in heavy))
+                paths = _host_paths(folder)
+                conn = _connect(paths[0]) if paths else None  # the host is up: the common case, nothing else needed
+                if conn is None:
+                    import fnmatch
+
+                    conn = _host_connection(controller, start=any(fnmatch.fnmatchcase(module, h) for h in heavy),
+                                            folder=folder)
             except OSError:
                 conn = None
         if conn is not None:
@@ -461,7 +564,7 @@ def delegate():
     fqn, modlib = getattr(main, "_module_fqn", None), getattr(main, "_modlib_path", None)
     if not (fqn and modlib):
         return  # not a module under AnsiballZ (a test, ansible-doc, a filter on the controller): run here
-    from ansible.module_utils import basic  # pylint: disable=import-outside-toplevel
+    from ansible.module_utils import basic
 
     params, profile = getattr(basic, "_ANSIBLE_ARGS", None), getattr(basic, "_ANSIBLE_PROFILE", None)
     if not (fqn and modlib and params and profile) or not os.path.isdir("/proc/self"):
@@ -475,8 +578,8 @@ def delegate():
         conn = None
     if conn is None:
         return  # no host: run here
-    from ansible.module_utils.ansible_release import __version__ as release  # pylint: disable=import-outside-toplevel
+    from ansible.module_utils.ansible_release import __version__ as release
 
     request = {"fqn": fqn, "modlib": modlib, "profile": profile, "cwd": os.getcwd(), "env": dict(os.environ),
-               "params": base64.b64encode(params).decode(), "ansible": release}
+               "params": params, "ansible": release}
     _exchange(conn, request, fqn)

@@ -2,9 +2,9 @@
 plain module processes (the collection's and ansible.builtin's, through the inventories' launcher), a host
 that ends once idle, and off when asked."""
 
-import base64
 import glob
 import json
+import marshal
 import os
 import struct
 import subprocess
@@ -162,33 +162,81 @@ def test_the_lookup_starts_the_host_ahead_of_the_first_module(tmp_path):
     assert not glob.glob(os.path.join(folder, "host-*.sock"))
 
 
-def test_the_host_keeps_its_libraries_out_of_the_forks_collections(tmp_path):
-    """The host freezes what it loaded (gc.freeze) before it forks for modules: a fork's garbage collections do not
-    walk the libraries' objects, nor copy their pages. A module in the host still has a working collector."""
+def _start_test_host(tmp_path, idle="2"):
+    """A module host of the test's own (socket and folders under tmp_path), once it is up."""
     from ansible_collections.gke_inference.multicluster.plugins.module_utils import turbo  # pylint: disable=import-outside-toplevel
 
     path, starting = str(tmp_path / "host.sock"), str(tmp_path / "host.starting")
     with open(starting, "w", encoding="utf-8"):
         pass
-    host = subprocess.Popen([sys.executable, "-c", turbo.HOST, path, "0", "2", starting])  # pylint: disable=consider-using-with
+    host = subprocess.Popen([sys.executable, "-c", turbo.HOST, path, "0", idle, starting])  # pylint: disable=consider-using-with
+    deadline = time.time() + 60
+    while os.path.exists(starting) and time.time() < deadline:
+        time.sleep(0.1)
+    return host, path
+
+
+def _ask(path, script, cwd):
+    """Run ``script`` in a fork of the host at ``path`` as a pipelined module would; (rc, stdout, stderr)."""
+    from ansible_collections.gke_inference.multicluster.plugins.module_utils import turbo  # pylint: disable=import-outside-toplevel
+
+    conn = turbo._connect(path)  # pylint: disable=protected-access
+    assert conn is not None, "the host did not come up"
+    request = marshal.dumps({"source": script.encode(), "env": {"PATH": os.environ.get("PATH", "")}, "cwd": str(cwd),
+                             "python": sys.executable})
     try:
-        deadline = time.time() + 60
-        while os.path.exists(starting) and time.time() < deadline:
-            time.sleep(0.1)
+        conn.sendall(struct.pack("!I", len(request)) + request)
+        answer = turbo._recv(conn)  # pylint: disable=protected-access
+    finally:
+        conn.close()
+    return answer["rc"], answer["stdout"].decode(), answer["stderr"].decode()
+
+
+def test_the_host_keeps_its_libraries_out_of_the_forks_collections(tmp_path):
+    """The host freezes what it loaded (gc.freeze) before it forks for modules: a fork's garbage collections do not
+    walk the libraries' objects, nor copy their pages. A module in the host still has a working collector."""
+    host, path = _start_test_host(tmp_path)
+    try:
         script = ("import gc, json\nloose = []\nloose.append(loose)\ndel loose\n"
                   "print(json.dumps({'frozen': gc.get_freeze_count(), 'freed': gc.collect(), 'on': gc.isenabled()}))\n")
-        conn = turbo._connect(path)  # pylint: disable=protected-access
-        assert conn is not None, "the host did not come up"
-        request = json.dumps({"source": base64.b64encode(script.encode()).decode(),
-                              "env": {"PATH": os.environ.get("PATH", "")}, "cwd": str(tmp_path),
-                              "python": sys.executable}).encode()
-        with conn:
-            conn.sendall(struct.pack("!I", len(request)) + request)
-            answer = turbo._recv(conn)  # pylint: disable=protected-access
-        assert answer["rc"] == 0, base64.b64decode(answer["stderr"])
-        seen = json.loads(base64.b64decode(answer["stdout"]))
+        rc, out, err = _ask(path, script, tmp_path)
+        assert rc == 0, err
+        seen = json.loads(out)
         assert seen["frozen"] > 10000  # the Google and Kubernetes libraries the host loaded
         assert seen["on"] is True and seen["freed"] >= 1  # the module's own cycle was collected
+    finally:
+        host.terminate()
+        host.wait(10)
+
+
+def test_the_host_keeps_what_it_compiled_from_payloads(tmp_path):
+    """A payload's sources (a zip, as AnsiballZ's) are compiled once: the code is kept in the host's folder, named
+    after the source's hash, and the next fork that imports the same source from another zip loads it, with the
+    file name of its own zip. A damaged file there is compiled again and replaced."""
+    import hashlib  # pylint: disable=import-outside-toplevel
+    import importlib.util  # pylint: disable=import-outside-toplevel
+    import zipfile  # pylint: disable=import-outside-toplevel
+
+    source = b"def where():\n    return where.__code__.co_filename\n\nANSWER = 42\n"
+    for run in ("a", "b", "c"):
+        with zipfile.ZipFile(tmp_path / ("payload-%s.zip" % run), "w") as archive:
+            archive.writestr("payload_mod.py", source)
+    script = ("import json, sys\nsys.path.insert(0, %r)\nimport payload_mod\n"
+              "print(json.dumps([payload_mod.ANSWER, payload_mod.where()]))\n")
+    kept = tmp_path / "code" / hashlib.sha256(importlib.util.MAGIC_NUMBER + source).hexdigest()
+    host, path = _start_test_host(tmp_path, idle="10")
+    try:
+        for run in ("a", "b", "c"):
+            archive = str(tmp_path / ("payload-%s.zip" % run))
+            if run == "c":
+                kept.write_bytes(b"not code")
+            rc, out, err = _ask(path, script % archive, tmp_path)
+            assert rc == 0, err
+            assert json.loads(out) == [42, os.path.join(archive, "payload_mod.py")]
+            # kept from the first fork (b loaded it: the code it returned has b's file name), made again by c
+            stored = "payload-c.zip" if run == "c" else "payload-a.zip"
+            assert marshal.loads(kept.read_bytes()).co_filename == os.path.join(str(tmp_path), stored, "payload_mod.py")
+            assert oct((tmp_path / "code").stat().st_mode & 0o777) == "0o700"
     finally:
         host.terminate()
         host.wait(10)

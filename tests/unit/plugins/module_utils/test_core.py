@@ -1,6 +1,7 @@
 """Unit tests of the shared core: retry, waiter, diff, error translation, credential selection."""
 
 import json
+import os
 
 import pytest
 from google.api_core import exceptions as gexc
@@ -228,6 +229,85 @@ def test_awx_environment_reaches_module_params(monkeypatch, tmp_path):
                                "client_email": "awx@awx-project.iam.gserviceaccount.com", "token_uri": "http://127.0.0.1:1/token"}))
     creds, project = auth.get_credentials(resolved)
     assert creds.service_account_email == "awx@awx-project.iam.gserviceaccount.com" and project == "awx-project"
+
+
+def _service_account_key(email="sa@p.iam.gserviceaccount.com"):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    return {"type": "service_account", "project_id": "p", "private_key": pem, "private_key_id": "k1",
+            "client_email": email, "token_uri": "http://127.0.0.1:1/token"}
+
+
+@pytest.fixture
+def private_tmp(monkeypatch, tmp_path):
+    """The system's temporary directory (where private_folder lives) moved to tmp_path."""
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
+def test_a_service_account_key_is_checked_in_full_once(monkeypatch, private_tmp):
+    """The first load of a key runs cryptography's consistency check and leaves a marker named after the key's hash
+    (and nothing of the key); the next load of the same bytes skips the check. The credentials sign exactly as
+    google-auth's own."""
+    import hashlib
+    from cryptography.hazmat.primitives import serialization
+    from google.oauth2 import service_account
+
+    info = _service_account_key()
+    own = service_account.Credentials.from_service_account_info(info)
+    loads, real = [], serialization.load_pem_private_key
+
+    def spy(data, password=None, *args, **kwargs):
+        loads.append(kwargs.get("unsafe_skip_rsa_key_validation", False))
+        return real(data, password, *args, **kwargs)
+
+    monkeypatch.setattr(serialization, "load_pem_private_key", spy)
+    first, project = auth.get_credentials({"service_account_contents": json.dumps(info)})
+    second = auth.get_credentials({"service_account_contents": json.dumps(info)})[0]
+    assert loads == [False, True] and project == "p"
+    folder = private_tmp / ("gke-inference-turbo-%d" % os.getuid()) / "checked-keys"
+    assert [p.name for p in folder.iterdir()] == [hashlib.sha256(info["private_key"].encode()).hexdigest()]
+    assert all(p.stat().st_size == 0 for p in folder.iterdir())
+    assert oct(folder.stat().st_mode & 0o777) == "0o700" and oct(folder.parent.stat().st_mode & 0o777) == "0o700"
+    for creds in (first, second):
+        assert creds.service_account_email == info["client_email"] and creds.signer.key_id == "k1"
+        assert creds.signer.sign(b"payload") == own.signer.sign(b"payload")
+        assert creds.project_id == "p" and creds._token_uri == info["token_uri"]
+    other = _service_account_key("other@p.iam.gserviceaccount.com")
+    auth.get_credentials({"service_account_contents": json.dumps(other)})
+    assert loads == [False, True, False] and len(list(folder.iterdir())) == 2
+
+
+def test_a_damaged_key_is_refused_and_leaves_no_marker(private_tmp):
+    info = _service_account_key()
+    info["private_key"] = info["private_key"].replace("A", "B", 40)
+    with pytest.raises(auth.CredentialsError, match="incomplete or damaged"):
+        auth.get_credentials({"service_account_contents": json.dumps(info)})
+    folder = private_tmp / ("gke-inference-turbo-%d" % os.getuid()) / "checked-keys"
+    assert list(folder.iterdir()) == []
+
+
+def test_no_marker_in_a_folder_others_can_enter(monkeypatch, private_tmp):
+    from cryptography.hazmat.primitives import serialization
+
+    base = private_tmp / ("gke-inference-turbo-%d" % os.getuid())
+    base.mkdir(mode=0o755)
+    base.chmod(0o755)
+    loads, real = [], serialization.load_pem_private_key
+
+    def spy(data, password=None, *args, **kwargs):
+        loads.append(kwargs.get("unsafe_skip_rsa_key_validation", False))
+        return real(data, password, *args, **kwargs)
+
+    monkeypatch.setattr(serialization, "load_pem_private_key", spy)
+    info = _service_account_key()
+    for _attempt in range(2):
+        creds = auth.get_credentials({"service_account_contents": json.dumps(info)})[0]
+        assert creds.service_account_email == info["client_email"]
+    assert loads == [False, False] and list(base.iterdir()) == []
 
 
 def test_credentials_errors_name_the_field(tmp_path):
