@@ -188,7 +188,7 @@ class Emulator:
             pending = sorted(op.name for op in self.operations.values() if not op.done)
             if pending:
                 raise ApiError(409, "cannot snapshot while operations are pending: %s" % ", ".join(pending))
-            kube = {key: {"objects": k.objects, "state": k.state, "logs": k.logs, "rv": next(k.rv),
+            kube = {key: {"objects": dict(k.objects), "state": k.state, "logs": k.logs, "rv": next(k.rv),
                           "created": k.created} for key, k in self.kube.items()}
             return pickle.dumps({"version": SNAPSHOT_VERSION, "projects": self.projects, "store": self.store,
                                  "reserved": self.reserved, "kube_state": self.kube_state, "kube": kube})
@@ -206,7 +206,7 @@ class Emulator:
             for key, saved in data["kube"].items():
                 cluster = self.store[key]
                 kube = PARTS["cluster"](self, key, cluster)
-                kube.objects, kube.state, kube.logs = saved["objects"], saved["state"], saved["logs"]
+                kube.objects, kube.state, kube.logs = PARTS["objects"](saved["objects"]), saved["state"], saved["logs"]
                 kube.rv, kube.created = itertools.count(saved["rv"]), saved["created"]
                 for crd in kube.list("apiextensions.k8s.io", "customresourcedefinitions"):
                     kube.register_crd(crd)
@@ -266,10 +266,12 @@ class Emulator:
             if not op.done and op.done_at <= now:
                 op.finish()
 
-    def reconcile(self):
-        """Run every cluster controller once (under the lock)."""
+    def reconcile(self, kube=None):
+        """Run every cluster controller once (under the lock): for every cluster, or for ``kube`` only and what
+        spans clusters (the fleet). A Kubernetes request reconciles its own cluster; the data plane's loop, which
+        runs while any cluster exists, reconciles them all every 50 ms, as the clusters' own controllers would."""
         for func in CONTROLLERS:
-            func(self)
+            func(self, kube)
 
     def take_over_deletion(self, kube, kind, obj, grace=None):
         """True when a controller takes over a Kubernetes deletion instead of the object going at once."""

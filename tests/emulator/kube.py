@@ -33,6 +33,56 @@ from .kube_server import KubeHandler, make_ca_and_cert
 
 
 # -- the API server of one cluster -------------------------------------------------------------
+@register_part("objects")
+class ObjectStore(dict):
+    """A cluster's objects by (group, plural, namespace, name), with the sorted keys of each kind at hand: the
+    controllers list every kind of every cluster 20 times a second, and a scan of all the objects for each list was
+    most of the emulator's own CPU. The index is made again after a key is added or removed."""
+
+    def __init__(self, *args, **kwargs):
+        dict.__init__(self, *args, **kwargs)
+        self.by_kind = None
+
+    def keys_of(self, group, plural):
+        if self.by_kind is None:
+            by_kind = {}
+            for key in sorted(self):
+                by_kind.setdefault(key[:2], []).append(key)
+            self.by_kind = by_kind
+        return self.by_kind.get((group, plural), ())
+
+    def __setitem__(self, key, value):
+        if key not in self:
+            self.by_kind = None
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key):
+        dict.__delitem__(self, key)
+        self.by_kind = None
+
+    def pop(self, key, *default):
+        if key in self:
+            self.by_kind = None
+        return dict.pop(self, key, *default)
+
+    def clear(self):
+        dict.clear(self)
+        self.by_kind = None
+
+    def update(self, *args, **kwargs):
+        dict.update(self, *args, **kwargs)
+        self.by_kind = None
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self.by_kind = None
+        return dict.setdefault(self, key, default)
+
+    def popitem(self):
+        self.by_kind = None
+        return dict.popitem(self)
+
+
 @register_part("cluster")
 class KubeCluster(KubeApi):
     """The Kubernetes API of one emulated cluster: objects, kinds, and an HTTPS server."""
@@ -44,7 +94,7 @@ class KubeCluster(KubeApi):
         self.region = self.location if self.location.count("-") == 1 else self.location.rsplit("-", 1)[0]
         self.cluster = cluster
         self.kinds = {}  # (group, plural) -> Kind
-        self.objects = {}  # (group, plural, namespace, name) -> object
+        self.objects = ObjectStore()  # (group, plural, namespace, name) -> object
         self.logs = {}  # (namespace, pod) -> [lines]
         self.rv = itertools.count(1)
         self.api_writes = 0  # writes made by API requests (a no-op patch is not one)
@@ -153,9 +203,8 @@ class KubeCluster(KubeApi):
         return self.objects.get((group, plural, namespace or "", name))
 
     def list(self, group, plural, namespace=None):
-        found = [(k, o) for k, o in self.objects.items()
-                 if k[0] == group and k[1] == plural and (namespace is None or k[2] == namespace)]
-        return [o for _key, o in sorted(found, key=lambda kv: kv[0])]
+        objects = self.objects
+        return [objects[k] for k in objects.keys_of(group, plural) if namespace is None or k[2] == namespace]
 
     def put(self, group, plural, obj):
         """Create or replace an object on behalf of a controller (no validation, no admission)."""

@@ -19,11 +19,11 @@ class KubeApi:
     def handle(self, method, path, query, body, content_type):
         with self.emu.lock:
             self.emu.tick()
-            self.emu.reconcile()
+            self.emu.reconcile(self)
             before = self.api_writes
             status, payload, warnings = self._route(method, path, query, body, content_type)
             if method != "GET":
-                self.emu.reconcile()
+                self.emu.reconcile(self)
             return status, payload, warnings, self.api_writes != before
 
     def _route(self, method, path, query, body, content_type):

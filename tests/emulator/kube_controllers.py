@@ -1,5 +1,6 @@
-"""The emulated clusters' controllers, registered with core and run before and after every Kubernetes request:
-one pass over every cluster in a fixed order, and the hook that takes over deletions (pods terminate gracefully;
+"""The emulated clusters' controllers, registered with core and run before and after every Kubernetes request (one
+pass over that request's cluster, then what spans clusters) and by the data plane's loop every 50 ms (one pass over
+every cluster in a fixed order), and the hook that takes over deletions (pods terminate gracefully;
 a programmed multi-cluster Gateway stays, GKE's finalizer, until its load balancer is detached).
 
 Each controller is small and says what it checks, because the collection is tested against them:
@@ -20,8 +21,8 @@ from .kube_workloads import deployment_status, hpa_status, job_status, reconcile
 
 
 @controller
-def reconcile(emu):
-    for kube in list(getattr(emu, "kube", {}).values()):
+def reconcile(emu, only=None):
+    for kube in [only] if only is not None else list(getattr(emu, "kube", {}).values()):
         reconcile_nodes(kube)
         for deployment in kube.list("apps", "deployments"):
             reconcile_deployment(kube, deployment)

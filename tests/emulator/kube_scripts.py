@@ -119,7 +119,7 @@ def _end(run):
 
 
 @controller
-def reap(emu):
+def reap(emu, _only=None):
     """A program whose pod is gone (deleted, collected with its Job, its cluster deleted) ends."""
     alive = {(id(kube), pod["metadata"]["uid"]) for kube in list(getattr(emu, "kube", {}).values())
              for pod in kube.list("", "pods")}
