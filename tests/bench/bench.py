@@ -180,9 +180,10 @@ def run_site(inv, endpoint, key_file, *args, env=None):
 
 
 def stop_module_hosts():
-    """End this user's module hosts (plugins/module_utils/turbo.py), so that the next run starts without one, as a
-    run from AWX (a new container) or one more than GKE_INFERENCE_TURBO_IDLE seconds after the last does."""
-    folder = os.path.join(tempfile.gettempdir(), "gke-inference-turbo-%d" % os.getuid())
+    """End this user's module hosts (plugins/module_utils/turbo.py), whatever their temporary directory, so that the
+    next run starts without one, as a run from AWX (a new container) or one more than GKE_INFERENCE_TURBO_IDLE
+    seconds after the last does."""
+    folder = "gke-inference-turbo-%d" % os.getuid()
     hosts = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -190,7 +191,7 @@ def stop_module_hosts():
                 argv = handle.read().decode("utf-8", "replace").split("\0")
         except OSError:
             continue
-        if len(argv) > 2 and argv[1] == "-c" and any(a.startswith(folder + os.sep) and a.endswith(".sock") for a in argv):
+        if len(argv) > 2 and argv[1] == "-c" and any(os.sep + folder + os.sep in a and a.endswith(".sock") for a in argv):
             hosts.append(int(pid))
     for pid in hosts:
         try:
@@ -245,6 +246,11 @@ def idle_cpu(seconds=3.0):
     return (machine()[0] - before) / (time.time() - started)
 
 
+def container(work):
+    """The environment of a run in a new container: a temporary directory of its own, empty."""
+    return {"TMPDIR": tempfile.mkdtemp(prefix="tmp-", dir=work)}
+
+
 def deploy(count, scale, latency, *args, rerun=False, dataplane_scale=None, timeline=None):
     """site.yml on a fresh emulated project; with rerun, again, counting the re-run's mutating calls; with
     timeline (a pair of files), the first run's task timeline written to the first, the re-run's to the second."""
@@ -259,19 +265,28 @@ def deploy(count, scale, latency, *args, rerun=False, dataplane_scale=None, time
         make_service_account(emu, key_file, PROJECT, endpoint)
         inv = os.path.join(work, "inventory")
         inventory(inv, REGIONS[:count])
-        stop_module_hosts()  # every run starts cold, as a run from AWX does
-        first = run_site(inv, endpoint, key_file, *args, env=timeline_env(timeline[0]) if timeline else None)[0]
+        # The deployment and the re-run start as a run from AWX does, in a new container: no module host and an empty
+        # temporary directory (none of what the collection keeps there between runs: the module host's compiled code,
+        # the modules' payloads, the checked keys)
+        stop_module_hosts()
+        first = run_site(inv, endpoint, key_file, *args, env=dict(container(work), **(
+            timeline_env(timeline[0]) if timeline else {})))[0]
         if not rerun:
-            return first, None, None, None, None
+            return first, None, None, None, None, None
         idle = idle_cpu()
         stop_module_hosts()
         with emu.lock:
             emu.requests.clear()
-        second = run_site(inv, endpoint, key_file, *args, env=timeline_env(timeline[1]) if timeline else None)
-        # once more, with the module host the re-run started still up (a run from a laptop soon after another)
-        warm = run_site(inv, endpoint, key_file, *args)
-        return first, second, len(mutating(emu)), idle, warm
+        same = container(work)
+        second = run_site(inv, endpoint, key_file, *args, env=dict(same, **(timeline_env(timeline[1]) if timeline else {})))
+        # again on the same machine once the module host has ended (a run from a laptop minutes after the last)
+        stop_module_hosts()
+        machine_rerun = run_site(inv, endpoint, key_file, *args, env=same)
+        # once more, with the module host the run before started still up (a run soon after another)
+        warm = run_site(inv, endpoint, key_file, *args, env=same)
+        return first, second, len(mutating(emu)), idle, machine_rerun, warm
     finally:
+        stop_module_hosts()
         server.shutdown()
         emu.reset()
         shutil.rmtree(work, ignore_errors=True)
@@ -288,7 +303,7 @@ def bench(count, scale, sequential, dataplane_scale=None, timeline=None):
             if os.path.exists(path):
                 os.remove(path)
     first = deploy(count, scale, latency, rerun=True, dataplane_scale=dataplane_scale, timeline=paths)
-    wall, (rerun, cpu, own_cpu, forks), calls, idle, warm = first
+    wall, (rerun, cpu, own_cpu, forks), calls, idle, machine_rerun, warm = first
     codelab_wall = deploy(count, scale, latency, "-e", "gke_overlap_phases=false",
                           dataplane_scale=dataplane_scale)[0] if sequential else None
     ops = operations(latency)
@@ -298,7 +313,8 @@ def bench(count, scale, sequential, dataplane_scale=None, timeline=None):
     return {"regions": count, "wall": wall, "critical_path": critical_path(ops) * scale,
             "codelab_order": codelab_order(ops) * scale, "codelab_order_wall": codelab_wall, "rerun": rerun,
             "rerun_mutating_calls": calls, "rerun_cpu": cpu, "rerun_ansible_cpu": own_cpu, "rerun_processes": forks,
-            "emulator_idle_cpu": idle, "warm_rerun": warm[0], "warm_rerun_cpu": warm[1]}
+            "emulator_idle_cpu": idle, "machine_rerun": machine_rerun[0], "machine_rerun_cpu": machine_rerun[1],
+            "warm_rerun": warm[0], "warm_rerun_cpu": warm[1]}
 
 
 def main(argv=None):
@@ -321,7 +337,8 @@ def main(argv=None):
             for n in args.regions.split(",")]
     header = ("regions", "wall s", "codelab order, measured s", "critical path s", "codelab order s",
               "wall - re-run s", "re-run s", "re-run CPU-s (machine)", "re-run CPU-s (ansible)", "re-run processes",
-              "re-run mutating calls", "warm re-run s", "warm re-run CPU-s (machine)", "emulator idle CPU-s/s")
+              "re-run mutating calls", "re-run on the same machine s", "its CPU-s (machine)", "warm re-run s",
+              "warm re-run CPU-s (machine)", "emulator idle CPU-s/s")
     print("latency scale %s (1 = the seeds' durations: critical path %.0f s, codelab order %.0f s), data-plane scale %s"
           % (args.scale, rows[0]["critical_path"] / args.scale, rows[0]["codelab_order"] / args.scale,
              args.dataplane_scale))
@@ -334,10 +351,13 @@ def main(argv=None):
         print(" | ".join([str(row["regions"]), "%.1f" % row["wall"], measured, "%.1f" % row["critical_path"],
                           "%.1f" % row["codelab_order"], "%.1f" % (row["wall"] - row["rerun"]),
                           "%.1f" % row["rerun"], "%.1f" % row["rerun_cpu"], "%.1f" % row["rerun_ansible_cpu"],
-                          str(row["rerun_processes"]), str(row["rerun_mutating_calls"]), "%.1f" % row["warm_rerun"],
+                          str(row["rerun_processes"]), str(row["rerun_mutating_calls"]), "%.1f" % row["machine_rerun"],
+                          "%.1f" % row["machine_rerun_cpu"], "%.1f" % row["warm_rerun"],
                           "%.1f" % row["warm_rerun_cpu"], "%.2f" % row["emulator_idle_cpu"]]))
-    print("Every run but the warm re-run starts without a module host (as from AWX: the libraries are loaded once in "
-          "each run); the warm re-run comes right after the re-run and finds its host up.")
+    print("The deployment and the re-run start as from AWX, in a new container: no module host, an empty temporary "
+          "directory (the libraries are loaded, the modules' payloads built once in each run). The re-run on the same "
+          "machine starts without a module host but with what the runs before kept in the temporary directory (a run "
+          "from a laptop minutes after the last); the warm re-run comes right after it and finds its host up.")
     print("wall: site.yml as shipped (phases overlapped); codelab order, measured: site.yml with "
           "gke_overlap_phases=false; critical path and codelab order: the latency profile alone; wall - re-run: the "
           "wall time less Ansible's own overhead as the no-op re-run measures it; re-run CPU-s (machine): every process "
