@@ -112,7 +112,7 @@ def cache_compiled_sources(folder, keep=4000):
 
     def compile_source(pathname, source):
         key = hashlib.sha256(magic + bytes(source)).hexdigest()
-        code = compiled.get(key)
+        code = compiled.get((key, pathname))  # a code object of its own for each file name it is given
         if code is None:
             try:
                 with open(os.path.join(folder, key), "rb") as handle:
@@ -126,8 +126,8 @@ def cache_compiled_sources(folder, keep=4000):
                     os.replace(temp, os.path.join(folder, key))
                 except (OSError, ValueError):
                     pass
-            compiled[key] = code
-        _imp._fix_co_filename(code, pathname)
+            _imp._fix_co_filename(code, pathname)
+            compiled[(key, pathname)] = code
         return code
 
     zipimport._compile_source = compile_source
