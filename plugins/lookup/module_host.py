@@ -79,9 +79,12 @@ def _load_turbo():
     once in the controller, whose task workers inherit it."""
     if not os.path.isfile(TURBO):
         return None
-    spec = importlib.util.spec_from_file_location("_gke_inference_turbo", TURBO)
-    turbo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(turbo)
+    try:
+        spec = importlib.util.spec_from_file_location("_gke_inference_turbo", TURBO)
+        turbo = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(turbo)
+    except Exception:  # pylint: disable=broad-except
+        return None  # the controller's Python itself: modules run as Ansible runs them
     return turbo
 
 

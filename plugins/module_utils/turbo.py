@@ -96,13 +96,16 @@ def cache_compiled_sources(folder, keep=4000):
     if original is None or not hasattr(_imp, "_fix_co_filename"):
         return
     try:
-        os.mkdir(folder, 0o700)
-    except FileExistsError:
-        pass
-    info = os.stat(folder)
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            pass
+        info = os.stat(folder)
+        names = os.listdir(folder)
+    except OSError:  # a full disk: the forks compile as zipimport does
+        return
     if info.st_uid != os.getuid() or info.st_mode & 0o077:
         return
-    names = os.listdir(folder)
     if len(names) > keep:  # many releases' worth: start again
         for name in names:
             try:
