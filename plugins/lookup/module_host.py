@@ -76,19 +76,21 @@ HEAVY = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(os.path.
 
 def _load_turbo():
     """plugins/module_utils/turbo.py (module_utils are not importable on the controller), loaded with this plugin:
-    once in the controller, whose task workers inherit it."""
+    once in the controller, whose task workers inherit it; and its source, which the launcher runs compiled."""
     if not os.path.isfile(TURBO):
-        return None
+        return None, b""
     try:
+        with open(TURBO, "rb") as handle:
+            source = handle.read()
         spec = importlib.util.spec_from_file_location("_gke_inference_turbo", TURBO)
         turbo = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(turbo)
     except Exception:  # pylint: disable=broad-except
-        return None  # the controller's Python itself: modules run as Ansible runs them
-    return turbo
+        return None, b""  # the controller's Python itself: modules run as Ansible runs them
+    return turbo, source
 
 
-TURBO_MODULE = _load_turbo()
+TURBO_MODULE, TURBO_SOURCE = _load_turbo()
 # It runs before every module: it loads turbo.py as the lookup compiled it (beside the launcher; Python writes no
 # byte-code where PYTHONDONTWRITEBYTECODE is set, as on many CI machines), without importlib's own imports.
 LAUNCHER = '''#!%(python)s
@@ -109,10 +111,12 @@ turbo.launch(sys.argv, heavy=%(heavy)r, folder=%(folder)r)
 '''
 
 
-def _write(folder, name, data, mode):
-    """Write a file of the private folder at once (a temporary file renamed), unless it is there already."""
+def _write(folder, name, make, mode):
+    """Write a file of the private folder at once (a temporary file renamed; ``make`` gives its bytes), unless it is
+    there already. The lookup runs for every task: only the first of a run, or of a new release, writes."""
     path = os.path.join(folder, name)
     if not os.path.exists(path):
+        data = make()
         handle, temp = tempfile.mkstemp(dir=folder, prefix=".launcher-")
         with os.fdopen(handle, "wb") as out:
             out.write(data)
@@ -132,12 +136,10 @@ def launcher_path():
         folder = TURBO_MODULE.private_folder()
         if folder is None:
             return sys.executable  # not a folder only we can enter
-        with open(TURBO, "rb") as handle:
-            source = handle.read()
-        code = _write(folder, "turbo-%08x-%s.code" % (zlib.crc32(source), sys.implementation.cache_tag),
-                      marshal.dumps(compile(source, TURBO, "exec")), 0o600)
+        code = _write(folder, "turbo-%08x-%s.code" % (zlib.crc32(TURBO_SOURCE), sys.implementation.cache_tag),
+                      lambda: marshal.dumps(compile(TURBO_SOURCE, TURBO, "exec")), 0o600)
         text = LAUNCHER % {"python": sys.executable, "turbo": TURBO, "code": code, "heavy": HEAVY, "folder": folder}
-        path = _write(folder, "python-%08x" % zlib.crc32(text.encode()), text.encode(), 0o700)
+        path = _write(folder, "python-%08x" % zlib.crc32(text.encode()), text.encode, 0o700)
     except OSError:
         return sys.executable  # no launcher: modules run in their own process, as without it
     return path
