@@ -90,7 +90,10 @@ def _load_turbo():
     return turbo, source
 
 
-TURBO_MODULE, TURBO_SOURCE = _load_turbo()
+# (two assignments: ansible-doc warns about a tuple assignment at a plugin's top level)
+_LOADED = _load_turbo()
+TURBO_MODULE = _LOADED[0]
+TURBO_SOURCE = _LOADED[1]
 # It runs before every module: it loads turbo.py as the lookup compiled it (beside the launcher; Python writes no
 # byte-code where PYTHONDONTWRITEBYTECODE is set, as on many CI machines), without importlib's own imports.
 LAUNCHER = '''#!%(python)s
