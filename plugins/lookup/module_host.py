@@ -62,10 +62,10 @@ import importlib.util
 import marshal
 import os
 import sys
-import tempfile
 import zlib
 
 from ansible.plugins.lookup import LookupBase
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.kube_auth import write_file
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 TURBO = os.path.join(os.path.dirname(HERE), "module_utils", "turbo.py")
@@ -115,16 +115,11 @@ turbo.launch(sys.argv, heavy=%(heavy)r, folder=%(folder)r)
 
 
 def _write(folder, name, make, mode):
-    """Write a file of the private folder at once (a temporary file renamed; ``make`` gives its bytes), unless it is
-    there already. The lookup runs for every task: only the first of a run, or of a new release, writes."""
+    """Write a file of the private folder at once (``make`` gives its bytes), unless it is there already. The lookup
+    runs for every task: only the first of a run, or of a new release, writes."""
     path = os.path.join(folder, name)
     if not os.path.exists(path):
-        data = make()
-        handle, temp = tempfile.mkstemp(dir=folder, prefix=".launcher-")
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(temp, mode)
-        os.rename(temp, path)
+        write_file(path, make(), mode)
     return path
 
 

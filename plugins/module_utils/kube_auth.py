@@ -86,10 +86,10 @@ if __name__ == "__main__":
 
 
 def write_file(path, text, mode):
-    """Write ``text`` to ``path`` with ``mode`` at once (a temporary file renamed over it): a reader never sees
-    half a file, nor the file with a looser mode."""
+    """Write ``text`` (str or bytes) to ``path`` with ``mode`` at once (a temporary file renamed over it): a reader
+    never sees half a file, nor the file with a looser mode."""
     handle, temp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    with os.fdopen(handle, "w") as out:
+    with os.fdopen(handle, "wb" if isinstance(text, bytes) else "w") as out:
         out.write(text)
     os.chmod(temp, mode)
     os.rename(temp, path)

@@ -29,12 +29,12 @@ import json
 import os
 import pickle
 import sys
-import tempfile
 import zipfile
 
 import ansible
 from ansible import constants as C
 from ansible.release import __version__ as ANSIBLE_VERSION
+from ansible_collections.gke_inference.multicluster.plugins.module_utils.kube_auth import write_file
 from ansible_collections.gke_inference.multicluster.plugins.module_utils.turbo import private_folder
 
 SUFFIX = "-none"  # payloads without a debugger or coverage extension (ansible-core's cache file names end so)
@@ -77,13 +77,6 @@ def source_of(member, roots):
     return None
 
 
-def _write(path, data):
-    handle, temp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".part-")
-    with os.fdopen(handle, "wb") as out:
-        out.write(data)
-    os.rename(temp, path)
-
-
 def _manifest(raw, roots):
     """{member: [source, sha256]} of a payload file of ansible-core, or None when it cannot be kept."""
     cached = pickle.loads(raw)  # nosec - ansible-core's own file of this run
@@ -119,8 +112,8 @@ def save(skip=()):
             members = _manifest(raw, roots)
             if members is None:
                 continue
-            _write(os.path.join(store, name), raw)
-            _write(os.path.join(store, name + ".json"), json.dumps({"members": members}, sort_keys=True).encode())
+            write_file(os.path.join(store, name), raw, 0o600)
+            write_file(os.path.join(store, name + ".json"), json.dumps({"members": members}, sort_keys=True), 0o600)
             kept.append(name)
         except Exception:  # pylint: disable=broad-except
             continue  # anything unexpected (another ansible-core's format): not kept
@@ -153,7 +146,7 @@ def restore():
             if not _unchanged(members, roots):
                 continue
             with open(os.path.join(store, name), "rb") as handle:
-                _write(os.path.join(folder, name), handle.read())
+                write_file(os.path.join(folder, name), handle.read(), 0o600)
             restored.append(name)
         except Exception:  # pylint: disable=broad-except
             continue  # a payload that cannot be read or checked: ansible-core builds it

@@ -248,16 +248,10 @@ def private_tmp(monkeypatch, tmp_path):
     return tmp_path
 
 
-def test_a_service_account_key_is_checked_in_full_once(monkeypatch, private_tmp):
-    """The first load of a key runs cryptography's consistency check and leaves a marker named after the key's hash
-    (and nothing of the key); the next load of the same bytes skips the check. The credentials sign exactly as
-    google-auth's own."""
-    import hashlib
+def watch_key_loads(monkeypatch):
+    """From now on, whether each load of a private key (cryptography's load_pem_private_key) skipped the check."""
     from cryptography.hazmat.primitives import serialization
-    from google.oauth2 import service_account
 
-    info = _service_account_key()
-    own = service_account.Credentials.from_service_account_info(info)
     loads, real = [], serialization.load_pem_private_key
 
     def spy(data, password=None, *args, **kwargs):
@@ -265,6 +259,19 @@ def test_a_service_account_key_is_checked_in_full_once(monkeypatch, private_tmp)
         return real(data, password, *args, **kwargs)
 
     monkeypatch.setattr(serialization, "load_pem_private_key", spy)
+    return loads
+
+
+def test_a_service_account_key_is_checked_in_full_once(monkeypatch, private_tmp):
+    """The first load of a key runs cryptography's consistency check and leaves a marker named after the key's hash
+    (and nothing of the key); the next load of the same bytes skips the check. The credentials sign exactly as
+    google-auth's own."""
+    import hashlib
+    from google.oauth2 import service_account
+
+    info = _service_account_key()
+    own = service_account.Credentials.from_service_account_info(info)
+    loads = watch_key_loads(monkeypatch)
     first, project = auth.get_credentials({"service_account_contents": json.dumps(info)})
     second = auth.get_credentials({"service_account_contents": json.dumps(info)})[0]
     assert loads == [False, True] and project == "p"
@@ -291,18 +298,10 @@ def test_a_damaged_key_is_refused_and_leaves_no_marker(private_tmp):
 
 
 def test_no_marker_in_a_folder_others_can_enter(monkeypatch, private_tmp):
-    from cryptography.hazmat.primitives import serialization
-
     base = private_tmp / ("gke-inference-turbo-%d" % os.getuid())
     base.mkdir(mode=0o755)
     base.chmod(0o755)
-    loads, real = [], serialization.load_pem_private_key
-
-    def spy(data, password=None, *args, **kwargs):
-        loads.append(kwargs.get("unsafe_skip_rsa_key_validation", False))
-        return real(data, password, *args, **kwargs)
-
-    monkeypatch.setattr(serialization, "load_pem_private_key", spy)
+    loads = watch_key_loads(monkeypatch)
     info = _service_account_key()
     for _attempt in range(2):
         creds = auth.get_credentials({"service_account_contents": json.dumps(info)})[0]
